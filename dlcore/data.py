@@ -1,0 +1,372 @@
+"""Datasets: download from the canonical source, verify the checksum, cache, load as NumPy arrays.
+
+Where the files live: ``$DLCORE_DATA`` if it is set, else a per-user cache directory
+(``$XDG_CACHE_HOME/dlcore`` or ``~/.cache/dlcore``; ``~/Library/Caches/dlcore`` on macOS).
+Each dataset has its own sub-directory holding the original distribution files under their
+original names, e.g. ``mnist/train-images-idx3-ubyte.gz``, so a directory of pre-placed files
+works offline exactly like a filled cache.
+
+Every file is checked against its published checksum before it is read. A corrupt or truncated
+file is fetched again; a download goes to a temporary file in the same directory and is renamed
+into place only once its checksum is right, so the cache never holds a half-written file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "MNIST_CLASSES",
+    "FASHION_MNIST_CLASSES",
+    "CIFAR10_CLASSES",
+    "DataError",
+    "Splits",
+    "data_dir",
+    "fetch",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_cifar10",
+    "subset",
+    "to_float",
+]
+
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+_TIMEOUT_S = 30
+_CHUNK = 1 << 20
+
+
+class DataError(RuntimeError):
+    """A dataset file is missing, corrupt or unreadable, and could not be fetched."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One original distribution file: where it comes from and what it must hash to."""
+
+    name: str
+    urls: tuple[str, ...]
+    md5: str
+    sha256: str | None = None
+    size: int | None = None
+
+
+def _idx_files(base_urls, table):
+    return {
+        key: RemoteFile(name, tuple(u + name for u in base_urls), md5, sha, size)
+        for key, (name, md5, sha, size) in table.items()
+    }
+
+
+# The MNIST home page (yann.lecun.com) has refused anonymous downloads at times; the S3 mirror
+# used by torchvision serves byte-identical files. MD5s are the published ones.
+MNIST_FILES = _idx_files(
+    ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    {
+        "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+        "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432",
+                         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+        "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3",
+                        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+        "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c",
+                        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+    },
+)
+
+FASHION_MNIST_FILES = _idx_files(
+    ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    {
+        "train_images": ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                         "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+        "train_labels": ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe",
+                         "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+        "test_images": ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79",
+                        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
+        "test_labels": ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310",
+                        "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+    },
+)
+
+CIFAR10_FILE = RemoteFile(
+    "cifar-10-python.tar.gz",
+    ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+    "c58f30108f718f92721af3b95e74349a",
+    size=170498071,
+)
+
+
+class Splits(tuple):
+    """``((X_train, y_train), (X_test, y_test))`` that also carries the class names.
+
+    Unpacks like the plain pair of pairs; ``.classes`` names the labels 0..K-1.
+    """
+
+    def __new__(cls, train, test, classes):
+        self = super().__new__(cls, (train, test))
+        self.classes = tuple(classes)
+        return self
+
+    @property
+    def train(self):
+        return self[0]
+
+    @property
+    def test(self):
+        return self[1]
+
+
+# --------------------------------------------------------------------------- where files live
+
+
+def _default_cache() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "dlcore"
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "dlcore" / "Cache"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dlcore"
+
+
+def data_dir(root: str | os.PathLike | None = None) -> Path:
+    """The directory datasets live in: ``root``, else ``$DLCORE_DATA``, else the user cache.
+
+    A directory named explicitly (argument or environment variable) must exist: a typo there
+    should fail loudly rather than quietly download a second copy somewhere else.
+    """
+    if root is None and os.environ.get("DLCORE_DATA"):
+        root, origin = os.environ["DLCORE_DATA"], "$DLCORE_DATA"
+    elif root is not None:
+        origin = "the root argument"
+    else:
+        return _default_cache()
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(
+            f"dataset directory {path} (from {origin}) does not exist or is not a directory. "
+            "Create it, or point it at the folder that holds mnist/, fashion-mnist/, cifar-10/, "
+            "or unset DLCORE_DATA to use the per-user cache."
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- download + verify
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check(path: Path, spec: RemoteFile) -> str | None:
+    """None if ``path`` is the published file, else a sentence saying what is wrong."""
+    if spec.size is not None and path.stat().st_size != spec.size:
+        return f"it has {path.stat().st_size:,} bytes, expected {spec.size:,} (truncated or not the original file)"
+    algorithm, expected = ("sha256", spec.sha256) if spec.sha256 else ("md5", spec.md5)
+    actual = _digest(path, algorithm)
+    if actual != expected:
+        return f"its {algorithm.upper()} is {actual}, expected {expected}"
+    return None
+
+
+def _urlopen(url: str):
+    # A seam for the tests, which replace it so that no test touches the network.
+    return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+
+
+def _download(url: str, target: Path, spec: RemoteFile) -> None:
+    """Stream ``url`` to a temporary file beside ``target``; rename into place once verified."""
+    from tqdm.auto import tqdm
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, _urlopen(url) as response:
+            total = spec.size or int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, leave=False) as bar:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        problem = _check(tmp, spec)
+        if problem:
+            raise DataError(f"downloaded {url} but {problem}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Path:
+    """Return the path of a verified copy of ``spec``, downloading it if needed.
+
+    Raises :class:`DataError` naming the file, where it comes from and where to put it when
+    no verified copy exists and none can be downloaded.
+    """
+    folder = data_dir(root) / subdir
+    target = folder / spec.name
+    problem = None
+    if target.is_file():
+        problem = _check(target, spec)
+        if problem is None:
+            return target
+        problem = f"the cached file {target} is corrupt: {problem}"
+    where = (
+        f"Download it from {spec.urls[0]} (MD5 {spec.md5}) and put it at {target}, "
+        f"or set DLCORE_DATA to a directory holding {subdir}/{spec.name}."
+    )
+    if not download:
+        raise DataError(f"{problem or f'{spec.name} is not in {folder}'}; download=False. {where}")
+    errors = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the dataset directory {folder}: {e}. {where}") from e
+    for url in spec.urls:
+        try:
+            _download(url, target, spec)
+            return target
+        except (OSError, urllib.error.URLError, DataError) as e:
+            errors.append(f"{url}: {getattr(e, 'reason', e)}")
+    head = problem or f"{spec.name} is not in {folder}"
+    raise DataError(f"{head}, and it could not be downloaded ({'; '.join(errors)}). {where}")
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """Read a gzip-compressed IDX file (big-endian header; magic 0x0000080D, D = dims)."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path} is not a readable gzip file ({e}); delete it to fetch it again") from e
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != 0x0800 + expected_dims:
+        raise DataError(f"{path}: IDX magic number {magic:#010x}, expected {0x0800 + expected_dims:#010x}")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_dims))
+    offset = 4 + 4 * expected_dims
+    if len(raw) - offset != int(np.prod(shape)):
+        raise DataError(f"{path}: header promises shape {shape} but holds {len(raw) - offset} bytes")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape).copy()
+
+
+def _load_idx_dataset(files, subdir, classes, root, download) -> Splits:
+    paths = {key: fetch(spec, subdir, root, download) for key, spec in files.items()}
+    out = []
+    for split in ("train", "test"):
+        X = _read_idx(paths[f"{split}_images"], 3)
+        y = _read_idx(paths[f"{split}_labels"], 1).astype(np.int64)
+        if len(X) != len(y):
+            raise DataError(f"{subdir} {split}: {len(X)} images but {len(y)} labels")
+        out.append((X, y))
+    return Splits(out[0], out[1], classes)
+
+
+def load_mnist(root=None, download: bool = True) -> Splits:
+    """MNIST: 60,000 training and 10,000 test digits, 28×28 uint8, labels int64 in 0..9.
+
+    >>> (X_train, y_train), (X_test, y_test) = load_mnist()      # doctest: +SKIP
+    """
+    return _load_idx_dataset(MNIST_FILES, "mnist", MNIST_CLASSES, root, download)
+
+
+def load_fashion_mnist(root=None, download: bool = True) -> Splits:
+    """Fashion-MNIST (Zalando): same shapes as MNIST, ten kinds of clothing."""
+    return _load_idx_dataset(FASHION_MNIST_FILES, "fashion-mnist", FASHION_MNIST_CLASSES, root, download)
+
+
+def _read_cifar10_archive(path: Path) -> Splits:
+    """Parse the python-pickle CIFAR-10 archive without extracting it to disk."""
+
+    def batch(tar, name):
+        try:
+            member = tar.extractfile(f"cifar-10-batches-py/{name}")
+        except KeyError as e:
+            raise DataError(f"{path} has no member cifar-10-batches-py/{name}") from e
+        d = pickle.load(member, encoding="bytes")
+        X = np.asarray(d[b"data"], dtype=np.uint8)
+        if X.ndim != 2 or X.shape[1] != 3072:
+            raise DataError(f"{path}:{name}: data has shape {X.shape}, expected (N, 3072)")
+        # Rows are 1024 red, then 1024 green, then 1024 blue values: (N, 3, 32, 32) -> NHWC.
+        return X.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.asarray(d[b"labels"], dtype=np.int64)
+
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            train = [batch(tar, f"data_batch_{i}") for i in range(1, 6)]
+            test = batch(tar, "test_batch")
+    except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError) as e:
+        raise DataError(f"{path} is not a readable CIFAR-10 archive ({e})") from e
+    X_train = np.ascontiguousarray(np.concatenate([X for X, _ in train]))
+    y_train = np.concatenate([y for _, y in train])
+    return Splits((X_train, y_train), (np.ascontiguousarray(test[0]), test[1]), CIFAR10_CLASSES)
+
+
+def load_cifar10(root=None, download: bool = True) -> Splits:
+    """CIFAR-10: 50,000 training and 10,000 test colour images, N×32×32×3 uint8, labels int64."""
+    return _read_cifar10_archive(fetch(CIFAR10_FILE, "cifar-10", root, download))
+
+
+# --------------------------------------------------------------------------- helpers for chapters
+
+
+def subset(X: np.ndarray, y: np.ndarray, n: int, seed: int = 0):
+    """A deterministic, class-balanced random subset of ``n`` examples.
+
+    Each class gets its share of ``n`` in proportion to its frequency in ``y`` (largest
+    remainders round up), so a 1,000-image subset of MNIST has about 100 of each digit.
+    The same ``(n, seed)`` always gives the same examples, in shuffled order.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}; expected the same number")
+    if not 0 < n <= len(y):
+        raise ValueError(f"n must be in 1..{len(y)}, got {n}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    share = n * counts / counts.sum()
+    take = np.floor(share).astype(int)
+    take[np.argsort(take - share)[: n - take.sum()]] += 1
+    order = rng.permutation(len(y))
+    picked = np.concatenate([order[y[order] == c][:k] for c, k in zip(classes, take)])
+    picked = rng.permutation(picked)
+    return X[picked], y[picked]
+
+
+def to_float(X: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """uint8 images → floats in [0, 1], with a channel axis in N×C×H×W layout.
+
+    N×H×W (MNIST) becomes N×1×H×W; N×H×W×C (CIFAR-10) becomes N×C×H×W.
+    """
+    X = np.asarray(X)
+    if X.dtype != np.uint8:
+        raise TypeError(f"expected uint8 images as loaded, got dtype {X.dtype}")
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.ndim == 4:
+        X = X.transpose(0, 3, 1, 2)
+    else:
+        raise ValueError(f"expected N×H×W or N×H×W×C images, got shape {X.shape}")
+    return np.ascontiguousarray(X, dtype=dtype) / dtype(255)
+

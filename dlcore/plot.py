@@ -1,0 +1,116 @@
+"""The figures the chapters share: image grids, decision boundaries, learning curves."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["use_book_style", "image_grid", "decision_boundary", "learning_curves"]
+
+
+def use_book_style() -> None:
+    """Figure defaults for the book: readable at page width, moderate DPI, light grids."""
+    plt.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "figure.figsize": (6, 3.5),
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "image.cmap": "gray",
+    })
+
+
+def image_grid(images, labels=None, classes=None, ncols=10, size=1.0, title=None, cmap="gray"):
+    """Show images (N×H×W, N×H×W×3 or N×1×H×W) in a grid with optional captions.
+
+    ``labels`` are integers (mapped through ``classes`` when given) or strings.
+    Returns the figure.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
+        images = images.transpose(0, 2, 3, 1)  # N×C×H×W -> N×H×W×C
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4):
+        raise ValueError(f"expected N×H×W or N×H×W×3 images, got shape {images.shape}")
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    caption = labels is not None
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25 * caption) * nrows),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], cmap=cmap if images.ndim == 3 else None)
+        if caption:
+            label = labels[i]
+            if classes is not None and not isinstance(label, str):
+                label = classes[int(label)]
+            ax.set_title(str(label), fontsize=8, pad=2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def decision_boundary(predict, X, y, ax=None, resolution=200, margin=0.5, title=None,
+                      scores=False, labels=("class 0", "class 1")):
+    """Scatter 2-D points ``X`` coloured by ``y`` over the regions a classifier assigns.
+
+    ``predict`` maps an (M, 2) array to M class labels, or to M real scores when
+    ``scores=True`` (then the shading shows the score and a line marks score 0.5 or 0:
+    0.5 if every score lies in [0, 1], else 0).
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision_boundary draws 2-D inputs: expected X of shape (N, 2), got {X.shape}")
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    lo, hi = X.min(0) - margin, X.max(0) + margin
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    z = np.asarray(predict(np.c_[g0.ravel(), g1.ravel()]), dtype=float).reshape(g0.shape)
+    if scores:
+        level = 0.5 if z.min() >= 0 and z.max() <= 1 else 0.0
+        ax.contourf(g0, g1, z, levels=20, cmap="RdBu_r", alpha=0.35)
+        if z.min() < level < z.max():
+            ax.contour(g0, g1, z, levels=[level], colors="k", linewidths=1.5)
+    else:
+        ax.contourf(g0, g1, z, levels=np.arange(z.max() + 2) - 0.5, cmap="RdBu_r", alpha=0.25)
+    y = np.asarray(y)
+    for c, (marker, color) in zip(np.unique(y), [("o", "tab:blue"), ("s", "tab:red"), ("^", "tab:green")]):
+        m = y == c
+        ax.scatter(X[m, 0], X[m, 1], marker=marker, c=color, edgecolors="k", s=30,
+                   label=labels[int(c)] if int(c) < len(labels) else f"class {c}")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def learning_curves(history, keys=None, ax=None, xlabel="epoch", ylabel=None, title=None, logy=False):
+    """Plot per-epoch metrics from a dict of lists, e.g. ``{"train loss": [...], "val loss": [...]}``."""
+    keys = list(keys or history)
+    ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+    for k in keys:
+        values = np.asarray(history[k], dtype=float)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
+                ms=3, label=k)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or ", ".join(keys))
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    if len(keys) > 1:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    return ax

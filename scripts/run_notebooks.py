@@ -1,0 +1,83 @@
+"""Execute the chapters in the current Python environment and store their outputs in place.
+
+    python scripts/run_notebooks.py                 # every chapter
+    python scripts/run_notebooks.py chapters/01_perceptron.ipynb
+
+Runs each notebook top to bottom in a fresh kernel of *this* interpreter (not whatever
+"python3" kernel Jupyter finds first), keeps widget state so the HTML shows live controls, and
+records each notebook's wall-clock time in benchmarks/notebook_times.json for the book's
+timing page. Exits non-zero if a cell raises or the total exceeds the budget.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import ipykernel.kernelspec
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMES = ROOT / "benchmarks" / "notebook_times.json"
+BUDGET_EACH_S, BUDGET_TOTAL_S = 120, 720
+
+
+class CurrentEnvSpecs(KernelSpecManager):
+    def get_kernel_spec(self, kernel_name):
+        return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                      **ipykernel.kernelspec.get_kernel_dict())
+
+
+def execute(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnvSpecs())
+    client = NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return seconds
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb"))
+    times = json.loads(TIMES.read_text())["seconds"] if TIMES.exists() else {}
+    for path in paths:
+        seconds = execute(path)
+        times[path.stem] = round(seconds, 1)
+        flag = "" if seconds <= BUDGET_EACH_S else f"  (over the {BUDGET_EACH_S} s budget)"
+        print(f"{path.name}: {seconds:.1f} s{flag}", flush=True)
+    times = {k: times[k] for k in sorted(times) if (ROOT / "chapters" / f"{k}.ipynb").exists()}
+    total = sum(times.values())
+    TIMES.write_text(json.dumps({
+        "machine": machine(),
+        "seconds": times, "total_seconds": round(total, 1),
+    }, indent=2) + "\n")
+    print(f"total {total:.1f} s (budget {BUDGET_TOTAL_S} s); wrote {TIMES.relative_to(ROOT)}")
+    return 0 if total <= BUDGET_TOTAL_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

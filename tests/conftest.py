@@ -1,0 +1,16 @@
+"""Shared fixtures. No test here touches the network except the real-data tests, which download
+only when the files are neither in $DLCORE_DATA nor in the user cache (e.g. on a fork's CI)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")

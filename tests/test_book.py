@@ -1,0 +1,54 @@
+"""The book's wiring: table of contents, chapter skeleton, stored outputs, the Colab install line."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import sync_repo_url  # noqa: E402
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def test_every_chapter_is_in_the_toc_and_the_intro_map():
+    listed = [f for f in toc_files() if f.startswith("chapters/")]
+    assert listed == [f"chapters/{p.stem}" for p in CHAPTERS]
+    intro = (ROOT / "intro.md").read_text()
+    for p in CHAPTERS:
+        assert f"{{doc}}`chapters/{p.stem}`" in intro, f"{p.stem} missing from the chapter map in intro.md"
+
+
+def test_colab_install_line_uses_the_configured_repository():
+    url = sync_repo_url.repo_url()
+    assert url.startswith("https://")
+    assert list(sync_repo_url.stale_chapters(url)) == [], "run: python scripts/sync_repo_url.py"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_skeleton_and_stored_outputs(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    number = int(path.stem.split("_")[0])
+    assert "".join(cells[0]["source"]).startswith(f"# {number}. ")
+    setup = cells[1]
+    assert setup["cell_type"] == "code" and "nbval-ignore-output" in setup["metadata"].get("tags", [])
+    assert "google.colab" in "".join(setup["source"]) and "seed_everything" in "".join(setup["source"])
+    headings = [line for c in cells if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()]
+    for section in ("## Summary", "## Exercises", "## References"):
+        assert section in headings, f"{path.name} lacks a '{section}' section"
+    assert any(re.match(rf"## {number}\.1 ", h) for h in headings)
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), "regenerate outputs: make outputs"
+    for c in code:
+        assert not any(o["output_type"] == "error" for o in c["outputs"])
+        text = json.dumps(c["outputs"])
+        assert "Traceback (most recent call last)" not in text and not re.search(r"/(tmp|root|home)/|\.\./shared", text)
