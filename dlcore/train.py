@@ -1,13 +1,16 @@
-"""Device choice, seeding and thread control: the first lines of every chapter."""
+"""Device choice, seeding and thread control (the first lines of every chapter), and the
+training loop for the NumPy models of :mod:`dlcore.nn`."""
 
 from __future__ import annotations
 
 import os
 import random
+import time
 
 import numpy as np
 
-__all__ = ["device", "seed_everything", "set_threads"]
+__all__ = ["device", "seed_everything", "set_threads", "minibatches", "evaluate_numpy", "fit_numpy",
+           "History"]
 
 
 def device(prefer: str | None = None):
@@ -56,3 +59,111 @@ def set_threads(n: int = 2) -> None:
     import torch
 
     torch.set_num_threads(n)
+
+
+# --------------------------------------------------------------------------- NumPy models
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None):
+    """Index arrays that cover ``range(n)`` in batches of ``batch_size`` (shuffled if ``rng``)."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def evaluate_numpy(model, criterion, X, y, batch_size: int = 2000):
+    """Mean loss and accuracy of a :mod:`dlcore.nn` classifier, in eval mode, batch by batch."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for idx in minibatches(len(X), batch_size):
+        scores = model(X[idx])
+        total_loss += float(criterion(scores, y[idx])) * len(idx)
+        correct += int((scores.argmax(1) == y[idx]).sum())
+    model.train(was_training)
+    return total_loss / len(X), correct / len(X)
+
+
+class History(dict):
+    """Per-epoch metrics (``"train loss"``, ``"train acc"``, ``"val loss"``, ``"val acc"``) with
+    the epoch whose weights were kept (``best_epoch``, 1-based) and the training time."""
+
+    best_epoch: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def _numpy_state(model):
+    """Every array that defines the model's function: parameters and running statistics."""
+    state = {name: p.data for name, p in model.named_parameters()}
+    stack = [("", model)]
+    while stack:
+        prefix, m = stack.pop()
+        for name, value in vars(m).items():
+            if name.startswith("running_") and isinstance(value, np.ndarray):
+                state[prefix + name] = value
+        stack.extend((f"{prefix}{name}.", child) for name, child in m.named_children())
+    return state
+
+
+def fit_numpy(model, criterion, optimizer, X, y, X_val=None, y_val=None, epochs: int = 10,
+              batch_size: int = 128, patience: int | None = None, scheduler=None, seed: int = 0,
+              progress: bool = True) -> History:
+    """Train a :mod:`dlcore.nn` classifier with minibatch gradient steps.
+
+    Each epoch visits the training set in a fresh seeded order; after it, the validation
+    loss and accuracy are measured. With ``patience``, training stops once the validation loss
+    has not improved for that many epochs (*early stopping*), and the weights of the best epoch
+    are put back. A progress bar shows the epochs.
+    """
+    from tqdm.auto import tqdm
+
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
+    if patience is not None and X_val is None:
+        raise ValueError("early stopping (patience) needs validation data X_val, y_val")
+    rng = np.random.default_rng(seed)
+    history = History({"train loss": [], "train acc": []})
+    if X_val is not None:
+        history.update({"val loss": [], "val acc": []})
+    best_loss, best_state, waited = np.inf, None, 0
+    start = time.perf_counter()
+    bar = tqdm(total=epochs, desc="epochs", unit="epoch", disable=not progress)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total_loss, correct = 0.0, 0
+        for idx in minibatches(len(X), batch_size, rng):
+            scores = model(X[idx])
+            total_loss += float(criterion(scores, y[idx])) * len(idx)
+            correct += int((scores.argmax(1) == y[idx]).sum())
+            optimizer.zero_grad()
+            model.backward(criterion.backward())
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        history["train loss"].append(total_loss / len(X))
+        history["train acc"].append(correct / len(X))
+        bar.update(1)
+        if X_val is None:
+            history.best_epoch = epoch
+            continue
+        val_loss, val_acc = evaluate_numpy(model, criterion, X_val, y_val)
+        history["val loss"].append(val_loss)
+        history["val acc"].append(val_acc)
+        bar.set_postfix({"val loss": f"{val_loss:.4f}", "val acc": f"{val_acc:.4f}"})
+        if val_loss < best_loss:
+            best_loss, waited, history.best_epoch = val_loss, 0, epoch
+            best_state = {k: v.copy() for k, v in _numpy_state(model).items()}
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                history.stopped_early = True
+                bar.total = epoch  # a finished run, not an interrupted one
+                bar.set_description(f"epochs (early stop, best {history.best_epoch})")
+                break
+    bar.close()
+    if patience is not None and best_state is not None:
+        for name, value in _numpy_state(model).items():
+            value[...] = best_state[name]
+    history.seconds = time.perf_counter() - start
+    return history

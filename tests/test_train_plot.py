@@ -73,3 +73,67 @@ def test_learning_curves_one_line_per_key():
 def test_book_style_sets_moderate_dpi():
     plot.use_book_style()
     assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["savefig.dpi"] == 100
+
+
+# ----------------------------------------------------------------------------- NumPy training loop
+
+
+def _blobs(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    X = rng.normal(size=(n, 2)) * 0.7 + np.array([[0, 3], [3, 0], [-3, -3]])[y]
+    return X, y
+
+
+def _mlp():
+    from dlcore import nn
+
+    rng = np.random.default_rng(0)
+    return nn.Sequential(nn.Linear(2, 16, rng=rng, dtype=np.float64), nn.ReLU(),
+                         nn.Linear(16, 3, rng=rng, dtype=np.float64))
+
+
+def test_minibatches_cover_every_index_once():
+    batches = list(train.minibatches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+    assert np.concatenate(list(train.minibatches(5, 2))).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_fit_numpy_learns_and_records_history():
+    from dlcore import nn
+
+    X, y = _blobs()
+    model, crit = _mlp(), nn.CrossEntropyLoss()
+    hist = train.fit_numpy(model, crit, nn.optim.SGD(model.parameters(), lr=0.1), X[:200], y[:200],
+                           X[200:], y[200:], epochs=5, batch_size=32, progress=False)
+    assert list(hist) == ["train loss", "train acc", "val loss", "val acc"]
+    assert all(len(v) == 5 for v in hist.values())
+    assert hist["train loss"][-1] < hist["train loss"][0] and hist["val acc"][-1] > 0.95
+    assert train.evaluate_numpy(model, crit, X[200:], y[200:]) == (hist["val loss"][-1], hist["val acc"][-1])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    from dlcore import nn
+
+    X, y = _blobs(seed=1)
+    y_val = (y[200:] + 1) % 3  # validation labels that training makes worse and worse
+    model, crit = _mlp(), nn.CrossEntropyLoss()
+    hist = train.fit_numpy(model, crit, nn.optim.SGD(model.parameters(), lr=0.1), X[:200], y[:200],
+                           X[200:], y_val, epochs=50, batch_size=32, patience=2, progress=False)
+    assert hist.stopped_early and len(hist["val loss"]) == hist.best_epoch + 2
+    assert hist.best_epoch == int(np.argmin(hist["val loss"])) + 1
+    restored_loss, _ = train.evaluate_numpy(model, crit, X[200:], y_val)
+    assert restored_loss == pytest.approx(hist["val loss"][hist.best_epoch - 1], rel=1e-12)
+
+
+def test_fit_numpy_rejects_bad_input():
+    from dlcore import nn
+
+    model = _mlp()
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="X has 10 examples but y has 9"):
+        train.fit_numpy(model, nn.CrossEntropyLoss(), opt, np.zeros((10, 2)), np.zeros(9, int), progress=False)
+    with pytest.raises(ValueError, match="needs validation data"):
+        train.fit_numpy(model, nn.CrossEntropyLoss(), opt, np.zeros((10, 2)), np.zeros(10, int), patience=2,
+                        progress=False)

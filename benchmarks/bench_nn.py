@@ -1,0 +1,163 @@
+"""Speed of the NumPy reference layers (dlcore.nn) against torch on the CPU, in one run.
+
+    python benchmarks/bench_nn.py [--quick] [--json PATH]
+
+Each case times forward + backward (or one training epoch) on the same float32 data for both
+libraries and reports the median over repeats after a warm-up. The figure that matters is the ratio NumPy / torch; the
+absolute times depend on the machine. Thread counts are left at their defaults and printed.
+"""
+
+import argparse
+import ctypes
+import glob
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dlcore import nn  # noqa: E402
+
+
+def blas_threads():
+    """OpenBLAS thread count of NumPy's bundled library, when it can be asked."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*.so*"))
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)()
+    return "unknown"
+
+
+def conv_case(n, c, hw, f, k, stride=1, padding=0):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
+    ours = nn.Conv2d(c, f, k, stride, padding, rng=0)
+    theirs = torch.nn.Conv2d(c, f, k, stride, padding)
+    g = rng.standard_normal(ours(x).shape, dtype=np.float32)
+    x_t, g_t = torch.tensor(x, requires_grad=True), torch.from_numpy(g)
+
+    def run_ours():
+        ours(x)
+        ours.backward(g)
+
+    def run_theirs():
+        theirs(x_t).backward(g_t)
+
+    return run_ours, run_theirs
+
+
+def pool_case(n, c, hw, k):
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((n, c, hw, hw), dtype=np.float32), 0)  # as after a ReLU
+    ours, theirs = nn.MaxPool2d(k), torch.nn.MaxPool2d(k)
+    g = rng.standard_normal(ours(x).shape, dtype=np.float32)
+    x_t, g_t = torch.tensor(x, requires_grad=True), torch.from_numpy(g)
+
+    def run_ours():
+        ours(x)
+        ours.backward(g)
+
+    def run_theirs():
+        theirs(x_t).backward(g_t)
+
+    return run_ours, run_theirs
+
+
+def mlp_epoch_case(n=60_000, batch=128, sizes=(784, 256, 128, 10)):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n)
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+
+    def layers(lib):
+        mods = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            mods += [lib.Linear(a, b), lib.ReLU()]
+        return lib.Sequential(*mods[:-1])
+
+    model, model_t = layers(nn), layers(torch.nn)
+    model[0].needs_input_grad = False  # as torch, which needs no gradient for the data
+    crit, crit_t = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    opt = nn.optim.SGD(model.parameters(), lr=0.01)
+    opt_t = torch.optim.SGD(model_t.parameters(), lr=0.01)
+
+    def run_ours():
+        for i in range(0, n, batch):
+            opt.zero_grad()
+            crit(model(x[i:i + batch]), y[i:i + batch])
+            model.backward(crit.backward())
+            opt.step()
+
+    def run_theirs():
+        for i in range(0, n, batch):
+            opt_t.zero_grad()
+            crit_t(model_t(x_t[i:i + batch]), y_t[i:i + batch]).backward()
+            opt_t.step()
+
+    return run_ours, run_theirs
+
+
+CASES = [  # (description, factory, target ratio)
+    ("Conv2d fwd+bwd, N=256, 1×28×28 → 6 filters 5×5", lambda: conv_case(256, 1, 28, 6, 5), 2.0),
+    ("Conv2d fwd+bwd, N=128, 32×32×32 → 64 filters 3×3, pad 1",
+     lambda: conv_case(128, 32, 32, 64, 3, 1, 1), 2.0),
+    ("Conv2d fwd+bwd, N=16, 3×224×224 → 64 filters 11×11, stride 4, pad 2",
+     lambda: conv_case(16, 3, 224, 64, 11, 4, 2), 2.0),
+    ("MaxPool2d 2×2 fwd+bwd, N=256, 6×24×24", lambda: pool_case(256, 6, 24, 2), 1.0),
+    ("MaxPool2d 2×2 fwd+bwd, N=128, 64×32×32", lambda: pool_case(128, 64, 32, 2), 1.0),
+    ("MLP 784-256-128-10 ReLU, CE + SGD, 1 epoch of 60,000, batch 128", mlp_epoch_case, 1.0),
+]
+
+
+def time_block(run, repeats):
+    """Median wall time of ``run`` after a warm-up (allocations, thread pools, lazy set-up).
+
+    Each library is timed in its own block: alternating call by call would make one pay for
+    the other's thread pool, whose idle threads keep spinning for a while after each call.
+    """
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+
+    print(f"numpy {np.__version__} (BLAS threads: {blas_threads()}), torch {torch.__version__} "
+          f"(threads: {torch.get_num_threads()}), {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}; median of {repeats} after a warm-up, float32\n")
+    print("| case | NumPy ms | torch ms | ratio | target | met |")
+    print("|---|---:|---:|---:|---:|:---:|")
+    rows = []
+    for description, factory, target in CASES:
+        run_ours, run_theirs = factory()
+        ms_ours, ms_theirs = time_block(run_ours, repeats), time_block(run_theirs, repeats)
+        ratio = ms_ours / ms_theirs
+        rows.append(dict(case=description, numpy_ms=ms_ours, torch_ms=ms_theirs, ratio=ratio,
+                         target=target, met=ratio <= target))
+        print(f"| {description} | {ms_ours:.1f} | {ms_theirs:.1f} | {ratio:.2f} | "
+              f"≤ {target:g} | {'yes' if ratio <= target else 'no'} |", flush=True)
+    if args.json:
+        meta = dict(numpy=np.__version__, torch=torch.__version__, repeats=repeats,
+                    blas_threads=blas_threads(), torch_threads=torch.get_num_threads())
+        Path(args.json).write_text(json.dumps(dict(meta=meta, cases=rows), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Input validation shared by the layers.
+
+Every check names the layer, the expected and the received shape or value, so a wrong input
+fails at the layer that received it rather than deep inside a NumPy broadcast.
+"""
+
+import numpy as np
+
+
+def float_input(x, layer, ndim=None, layout=None):
+    """Return ``x`` as a floating-point array, checking its number of dimensions.
+
+    ``ndim`` is an int or a tuple of allowed ints; ``layout`` spells the expected axes,
+    e.g. ``"(N, C, H, W)"``, for the error message.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{layer} expects a floating-point array, got dtype {x.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if allowed is not None and x.ndim not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        where = f" {layout}" if layout else ""
+        raise ValueError(f"{layer} expects a {dims} input{where}, "
+                         f"got a {x.ndim}-D input of shape {x.shape}")
+    return x
+
+
+def same_dtype(x, param, layer):
+    """Refuse to mix precisions: NumPy would silently promote float32 to float64."""
+    if x.dtype != param.data.dtype:
+        raise TypeError(f"{layer} has {param.data.dtype} parameters but got a {x.dtype} input; "
+                        f"build the layer with dtype={x.dtype} or cast the input")
+
+
+def axis_size(x, axis, expected, what, layer):
+    """Check ``x.shape[axis] == expected``; ``what`` names the axis, e.g. ``"channels"``."""
+    if x.shape[axis] != expected:
+        raise ValueError(f"{layer} expects {expected} {what} (dim {axis}), "
+                         f"got {x.shape[axis]} in an input of shape {x.shape}")
+
+
+def pair(value, name, minimum):
+    """Turn an int or a pair of ints (torch's convention for kernel_size etc.) into a pair."""
+    if isinstance(value, (int, np.integer)):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, (int, np.integer)) for v in value):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def window_fits(shape, kernel, stride, padding, layer):
+    """Output size of a sliding window over the last two axes; refuse an empty output."""
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = shape[-2:], kernel, stride, padding
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise ValueError(f"{layer}: kernel size ({kh}, {kw}) is larger than the padded input "
+                         f"({h + 2 * ph}, {w + 2 * pw}) (input {h}x{w}, padding ({ph}, {pw}))")
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1

@@ -1,0 +1,109 @@
+"""Bad input fails at the layer that received it, naming what was expected and what came."""
+
+import re
+
+import numpy as np
+import pytest
+
+from dlcore import nn
+
+
+def raises(exc, *fragments):
+    """pytest.raises whose message must contain every fragment, in order."""
+    return pytest.raises(exc, match=".*".join(re.escape(f) for f in fragments))
+
+
+X4 = np.zeros((2, 3, 8, 8), np.float32)
+
+
+@pytest.mark.parametrize("layer, x, fragments", [
+    (nn.Conv2d(3, 4, 3), np.zeros((3, 8, 8), np.float32),
+     ["Conv2d", "4-D input (N, C, H, W)", "3-D input of shape (3, 8, 8)"]),
+    (nn.MaxPool2d(2), np.zeros((8, 8), np.float32), ["MaxPool2d", "4-D", "(8, 8)"]),
+    (nn.AvgPool2d(2), np.zeros((1, 2, 3, 4, 5), np.float32), ["AvgPool2d", "4-D", "5-D"]),
+    (nn.Linear(4, 2), np.zeros((2, 3, 4), np.float32),
+     ["Linear", "2-D input (N, in_features)", "(2, 3, 4)"]),
+    (nn.BatchNorm2d(3), np.zeros((2, 3), np.float32), ["BatchNorm2d", "4-D", "(2, 3)"]),
+    (nn.BatchNorm1d(3), X4, ["BatchNorm1d", "2-D or 3-D", "(2, 3, 8, 8)"]),
+    (nn.LocalResponseNorm(3), np.zeros((2, 3), np.float32), ["LocalResponseNorm", "(2, 3)"]),
+])
+def test_wrong_number_of_dimensions(layer, x, fragments):
+    with raises(ValueError, *fragments):
+        layer(x)
+
+
+@pytest.mark.parametrize("layer, x, fragments", [
+    (nn.Conv2d(1, 4, 3), X4, ["Conv2d expects 1 input channels (dim 1), got 3",
+                              "(2, 3, 8, 8)"]),
+    (nn.Linear(5, 2), np.zeros((4, 3), np.float32), ["Linear expects 5 input features", "got 3"]),
+    (nn.BatchNorm2d(4), X4, ["BatchNorm2d expects 4 channels", "got 3"]),
+    (nn.BatchNorm1d(2), np.zeros((4, 3), np.float32), ["BatchNorm1d expects 2", "got 3"]),
+])
+def test_channel_or_feature_mismatch(layer, x, fragments):
+    with raises(ValueError, *fragments):
+        layer(x)
+
+
+@pytest.mark.parametrize("layer, fragments", [
+    (nn.Conv2d(3, 2, 5), ["Conv2d: kernel size (5, 5)", "padded input (4, 4)"]),
+    (nn.Conv2d(3, 2, (3, 7), padding=1), ["kernel size (3, 7)", "padded input (6, 6)"]),
+    (nn.MaxPool2d(5, padding=0), ["MaxPool2d: kernel size (5, 5)", "(4, 4)"]),
+    (nn.AvgPool2d((2, 7), padding=(0, 1)), ["AvgPool2d: kernel size (2, 7)", "(4, 6)"]),
+])
+def test_kernel_larger_than_padded_input(layer, fragments):
+    with raises(ValueError, *fragments):
+        layer(np.zeros((1, 3, 4, 4), np.float32))
+
+
+def test_bad_layer_arguments():
+    with raises(ValueError, "padding (2, 2) should be at most half of kernel_size (3, 3)"):
+        nn.MaxPool2d(3, padding=2)
+    with raises(ValueError, "stride must be >= 1, got (0, 0)"):
+        nn.Conv2d(1, 1, 3, stride=0)
+    with raises(ValueError, "kernel_size must be an int or a pair of ints, got (3, 3, 3)"):
+        nn.Conv2d(1, 1, (3, 3, 3))
+    with raises(ValueError, "dropout probability must be in [0, 1], got 1.5"):
+        nn.Dropout(1.5)
+
+
+@pytest.mark.parametrize("crit", [nn.CrossEntropyLoss(), nn.NLLLoss()], ids=repr)
+def test_class_target_errors(crit):
+    logits = np.zeros((3, 4))
+    name = type(crit).__name__
+    with raises(ValueError, name, "target values must be in [0, 3] for 4 classes, got 4"):
+        crit(logits, np.array([0, 4, 1]))
+    with raises(ValueError, "in [0, 3]", "got -1"):
+        crit(logits, np.array([0, -1, 1]))
+    with raises(TypeError, name, "integer class indices", "got dtype float64"):
+        crit(logits, np.array([0.0, 1.0, 2.5]))
+    with raises(ValueError, "target should have shape (3,) for an input of shape (3, 4), "
+                            "got (3, 1)"):
+        crit(logits, np.zeros((3, 1), int))
+    with raises(ValueError, name, "2-D input (N, C)", "(12,)"):
+        crit(np.zeros(12), np.zeros(12, int))
+
+
+@pytest.mark.parametrize("crit", [nn.MSELoss(), nn.BCEWithLogitsLoss()], ids=repr)
+def test_target_shape_mismatch_is_not_broadcast(crit):
+    with raises(ValueError, "target shape (4, 1) does not match input shape (4,)"):
+        crit(np.zeros(4), np.zeros((4, 1)))
+
+
+def test_dtype_errors():
+    with raises(TypeError, "Linear has float32 parameters but got a float64 input"):
+        nn.Linear(3, 2)(np.zeros((1, 3)))
+    with raises(TypeError, "ReLU expects a floating-point array, got dtype int64"):
+        nn.ReLU()(np.arange(3))
+    with raises(TypeError, "Conv2d expects a floating-point array, got dtype uint8"):
+        nn.Conv2d(1, 1, 1)(np.zeros((1, 1, 2, 2), np.uint8))
+
+
+def test_other_bad_input():
+    with raises(ValueError, "Softmax(dim=2) is out of range for a 2-D input", "[-2, 1]"):
+        nn.Softmax(2)(np.zeros((2, 3)))
+    with raises(ValueError, "Flatten(start_dim=3, end_dim=-1) does not fit", "(2, 3)"):
+        nn.Flatten(3)(np.zeros((2, 3)))
+    with raises(ValueError, "Dropout mask has shape (2,), expected the input's shape (2, 3)"):
+        nn.Dropout()(np.zeros((2, 3)), mask=np.ones(2, bool))
+    with raises(ValueError, "more than 1 value per channel when training", "(1, 3)"):
+        nn.BatchNorm1d(3)(np.zeros((1, 3), np.float32))
