@@ -29,7 +29,7 @@ outputs: $(STAMP)           ## re-execute the chapters and store their outputs
 	$(BIN)/python scripts/run_notebooks.py
 
 bench: $(STAMP)             ## speed of the NumPy layers against torch
-	$(BIN)/python benchmarks/bench_nn.py
+	$(BIN)/python benchmarks/bench_nn.py --markdown benchmarks/bench_nn.md --json benchmarks/bench_nn.json
 
 sync-repo-url: $(STAMP)     ## after editing repository.url in _config.yml
 	$(BIN)/python scripts/sync_repo_url.py

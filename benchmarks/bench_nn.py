@@ -1,14 +1,17 @@
 """Speed of the NumPy reference layers (dlcore.nn) against torch on the CPU, in one run.
 
-    python benchmarks/bench_nn.py [--quick] [--json PATH]
+    python benchmarks/bench_nn.py [--quick] [--json PATH] [--markdown PATH]
 
-Each case times forward + backward (or one training epoch) on the same float32 data for both
-libraries and reports the median over repeats after a warm-up. The figure that matters is the ratio NumPy / torch; the
-absolute times depend on the machine. Thread counts are left at their defaults and printed.
+Each case times a forward pass, forward + backward, or one training epoch on the same float32
+data for both libraries and reports the median over repeats after a warm-up. The figure that
+matters is the ratio NumPy / torch; the absolute times depend on the machine. Thread counts are
+left at their defaults and printed. A forward-only case runs torch with autograd on, as in
+training, since our forward also keeps what backward needs.
 """
 
 import argparse
 import ctypes
+import datetime
 import glob
 import json
 import os
@@ -36,7 +39,18 @@ def blas_threads():
     return "unknown"
 
 
-def conv_case(n, c, hw, f, k, stride=1, padding=0):
+def cpu_name():
+    """The processor's model name (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def conv_case(n, c, hw, f, k, stride=1, padding=0, backward=True):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
     ours = nn.Conv2d(c, f, k, stride, padding, rng=0)
@@ -46,10 +60,13 @@ def conv_case(n, c, hw, f, k, stride=1, padding=0):
 
     def run_ours():
         ours(x)
-        ours.backward(g)
+        if backward:
+            ours.backward(g)
 
     def run_theirs():
-        theirs(x_t).backward(g_t)
+        y_t = theirs(x_t)
+        if backward:
+            y_t.backward(g_t)
 
     return run_ours, run_theirs
 
@@ -105,12 +122,16 @@ def mlp_epoch_case(n=60_000, batch=128, sizes=(784, 256, 128, 10)):
     return run_ours, run_theirs
 
 
-CASES = [  # (description, factory, target ratio)
-    ("Conv2d fwd+bwd, N=256, 1×28×28 → 6 filters 5×5", lambda: conv_case(256, 1, 28, 6, 5), 2.0),
-    ("Conv2d fwd+bwd, N=128, 32×32×32 → 64 filters 3×3, pad 1",
-     lambda: conv_case(128, 32, 32, 64, 3, 1, 1), 2.0),
-    ("Conv2d fwd+bwd, N=16, 3×224×224 → 64 filters 11×11, stride 4, pad 2",
-     lambda: conv_case(16, 3, 224, 64, 11, 4, 2), 2.0),
+CONV_SHAPES = [  # (description, conv_case arguments)
+    ("N=256, 1×28×28 → 6 filters 5×5", (256, 1, 28, 6, 5)),
+    ("N=128, 32×32×32 → 64 filters 3×3, pad 1", (128, 32, 32, 64, 3, 1, 1)),
+    ("N=16, 3×224×224 → 64 filters 11×11, stride 4, pad 2", (16, 3, 224, 64, 11, 4, 2)),
+]
+
+CASES = [  # (description, factory, target ratio; None: measured, no target)
+    *[(f"Conv2d forward, {d}", lambda a=a: conv_case(*a, backward=False), None)
+      for d, a in CONV_SHAPES],
+    *[(f"Conv2d fwd+bwd, {d}", lambda a=a: conv_case(*a), 2.0) for d, a in CONV_SHAPES],
     ("MaxPool2d 2×2 fwd+bwd, N=256, 6×24×24", lambda: pool_case(256, 6, 24, 2), 1.0),
     ("MaxPool2d 2×2 fwd+bwd, N=128, 64×32×32", lambda: pool_case(128, 64, 32, 2), 1.0),
     ("MLP 784-256-128-10 ReLU, CE + SGD, 1 epoch of 60,000, batch 128", mlp_epoch_case, 1.0),
@@ -136,27 +157,39 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--markdown", metavar="PATH",
+                        help="also write the table, with its header line, as Markdown")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
 
-    print(f"numpy {np.__version__} (BLAS threads: {blas_threads()}), torch {torch.__version__} "
-          f"(threads: {torch.get_num_threads()}), {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; median of {repeats} after a warm-up, float32\n")
-    print("| case | NumPy ms | torch ms | ratio | target | met |")
-    print("|---|---:|---:|---:|---:|:---:|")
+    meta = dict(date=datetime.date.today().isoformat(), machine=cpu_name(), cpus=os.cpu_count(),
+                python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
+                blas_threads=blas_threads(), torch_threads=torch.get_num_threads(),
+                repeats=repeats)
+    header = (f"Measured on {meta['date']} on: {meta['machine']}, {meta['cpus']} CPUs, Python "
+              f"{meta['python']}; numpy {meta['numpy']} (BLAS threads: {meta['blas_threads']}), "
+              f"torch {meta['torch']} (threads: {meta['torch_threads']}); median of {repeats} "
+              f"after a warm-up, float32.")
+    lines = ["| case | NumPy ms | torch ms | ratio | target | met |",
+             "|---|---:|---:|---:|---:|:---:|"]
+    print(header + "\n", *lines, sep="\n")
     rows = []
     for description, factory, target in CASES:
         run_ours, run_theirs = factory()
         ms_ours, ms_theirs = time_block(run_ours, repeats), time_block(run_theirs, repeats)
         ratio = ms_ours / ms_theirs
+        met = None if target is None else bool(ratio <= target)
         rows.append(dict(case=description, numpy_ms=ms_ours, torch_ms=ms_theirs, ratio=ratio,
-                         target=target, met=ratio <= target))
-        print(f"| {description} | {ms_ours:.1f} | {ms_theirs:.1f} | {ratio:.2f} | "
-              f"≤ {target:g} | {'yes' if ratio <= target else 'no'} |", flush=True)
+                         target=target, met=met))
+        goal = "—" if target is None else f"≤ {target:g}"
+        verdict = "—" if met is None else ("yes" if met else "no")
+        lines.append(f"| {description} | {ms_ours:.1f} | {ms_theirs:.1f} | {ratio:.2f} | "
+                     f"{goal} | {verdict} |")
+        print(lines[-1], flush=True)
     if args.json:
-        meta = dict(numpy=np.__version__, torch=torch.__version__, repeats=repeats,
-                    blas_threads=blas_threads(), torch_threads=torch.get_num_threads())
-        Path(args.json).write_text(json.dumps(dict(meta=meta, cases=rows), indent=2))
+        Path(args.json).write_text(json.dumps(dict(meta=meta, cases=rows), indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join([header, "", *lines]) + "\n")
 
 
 if __name__ == "__main__":

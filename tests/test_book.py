@@ -52,3 +52,17 @@ def test_chapter_skeleton_and_stored_outputs(path):
         assert not any(o["output_type"] == "error" for o in c["outputs"])
         text = json.dumps(c["outputs"])
         assert "Traceback (most recent call last)" not in text and not re.search(r"/(tmp|root|home)/|\.\./shared", text)
+
+
+def test_readme_dlcore_nn_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"## dlcore.nn in one screen\n\n```python\n(.*?)```", readme, re.S)
+    assert snippet, "README lost its dlcore.nn example"
+    exec(compile(snippet.group(1), "README.md", "exec"), {})
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "make book" in readme and "make test" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.rstrip().splitlines()[-1] == "make test"

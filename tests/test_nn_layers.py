@@ -47,6 +47,7 @@ POOL_CASES = [  # (N, C, H, W, kernel, stride, padding)
     (3, 2, 7, 8, 3, None, 0),
     (1, 1, 5, 5, 2, 1, 0),
     (2, 2, 9, 6, (3, 2), (2, 2), (1, 0)),
+    (2, 3, 7, 9, 2, 2, 0),  # 2×2 fast path with an odd last row and column
 ]
 
 
@@ -60,6 +61,13 @@ def test_maxpool2d_ties_go_to_the_first_maximum(k, s):
     # after a ReLU and on quantised values most windows hold several equal maxima
     x = np.maximum(np.round(randn(2, 3, 6, 6)), 0)
     check_against_torch(nn.MaxPool2d(k, s), torch.nn.MaxPool2d(k, s), x)
+
+
+@pytest.mark.parametrize("h, w", [(6, 6), (7, 5)])
+def test_maxpool2d_2x2_ties_on_a_channel_major_input(h, w):
+    # Conv2d hands on a (C, N, H, W) array seen as (N, C, H, W); the 2×2 fast path takes views
+    x = np.maximum(np.round(randn(3, 2, h, w)), 0).transpose(1, 0, 2, 3)
+    check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), x)
 
 
 @pytest.mark.parametrize("n, c, h, w, k, s, p", POOL_CASES)
