@@ -63,9 +63,10 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, margin=0.5, title=
                       scores=False, labels=("class 0", "class 1")):
     """Scatter 2-D points ``X`` coloured by ``y`` over the regions a classifier assigns.
 
-    ``predict`` maps an (M, 2) array to M class labels, or to M real scores when
-    ``scores=True`` (then the shading shows the score and a line marks score 0.5 or 0:
-    0.5 if every score lies in [0, 1], else 0).
+    ``predict`` maps an (M, 2) array to M class labels (the values found in ``y``, e.g. 0/1
+    or -1/+1), or to M real scores when ``scores=True`` (then the shading shows the score and
+    a line marks score 0.5 or 0: 0.5 if every score lies in [0, 1], else 0). ``labels`` name
+    the classes in sorted order of their values.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -74,18 +75,24 @@ def decision_boundary(predict, X, y, ax=None, resolution=200, margin=0.5, title=
     lo, hi = X.min(0) - margin, X.max(0) + margin
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     z = np.asarray(predict(np.c_[g0.ravel(), g1.ravel()]), dtype=float).reshape(g0.shape)
+    y = np.asarray(y)
+    classes = np.unique(y)
     if scores:
         level = 0.5 if z.min() >= 0 and z.max() <= 1 else 0.0
         ax.contourf(g0, g1, z, levels=20, cmap="RdBu_r", alpha=0.35)
         if z.min() < level < z.max():
             ax.contour(g0, g1, z, levels=[level], colors="k", linewidths=1.5)
     else:
-        ax.contourf(g0, g1, z, levels=np.arange(z.max() + 2) - 0.5, cmap="RdBu_r", alpha=0.25)
-    y = np.asarray(y)
-    for c, (marker, color) in zip(np.unique(y), [("o", "tab:blue"), ("s", "tab:red"), ("^", "tab:green")]):
+        # Regions by class position (labels may be 0/1, ±1, ...), one colour band per class.
+        position = np.searchsorted(classes, z)
+        ax.contourf(g0, g1, position, levels=np.arange(len(classes) + 1) - 0.5, cmap="RdBu_r",
+                    alpha=0.25)
+    styles = [("o", "tab:blue"), ("s", "tab:red"), ("^", "tab:green"), ("D", "tab:purple")]
+    for i, c in enumerate(classes):
         m = y == c
+        marker, color = styles[i % len(styles)]
         ax.scatter(X[m, 0], X[m, 1], marker=marker, c=color, edgecolors="k", s=30,
-                   label=labels[int(c)] if int(c) < len(labels) else f"class {c}")
+                   label=labels[i] if i < len(labels) else f"class {c}")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("$x_1$")

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-__all__ = ["device", "seed_everything", "set_threads", "minibatches", "evaluate_numpy", "fit_numpy",
-           "History"]
+__all__ = ["device", "seed_everything", "set_threads", "minibatches", "predict_numpy",
+           "evaluate_numpy", "fit_numpy", "History"]
 
 
 def device(prefer: str | None = None):
@@ -55,10 +55,13 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> np.random.Gene
 
 
 def set_threads(n: int = 2) -> None:
-    """Fix torch's intra-op thread count so timings and float summation order are repeatable."""
+    """Use ``n`` threads in torch and in NumPy's BLAS, so that timings and the order of float
+    summations do not depend on how many cores the machine happens to have."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(n)
+    threadpool_limits(limits=n, user_api="blas")
 
 
 # --------------------------------------------------------------------------- NumPy models
@@ -71,17 +74,19 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None)
         yield order[start:start + batch_size]
 
 
-def evaluate_numpy(model, criterion, X, y, batch_size: int = 2000):
-    """Mean loss and accuracy of a :mod:`dlcore.nn` classifier, in eval mode, batch by batch."""
+def predict_numpy(model, X, batch_size: int = 2000):
+    """The outputs of a :mod:`dlcore.nn` model on ``X``, in eval mode, batch by batch."""
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0
-    for idx in minibatches(len(X), batch_size):
-        scores = model(X[idx])
-        total_loss += float(criterion(scores, y[idx])) * len(idx)
-        correct += int((scores.argmax(1) == y[idx]).sum())
+    out = np.concatenate([model(X[idx]) for idx in minibatches(len(X), batch_size)])
     model.train(was_training)
-    return total_loss / len(X), correct / len(X)
+    return out
+
+
+def evaluate_numpy(model, criterion, X, y, batch_size: int = 2000):
+    """Mean loss and accuracy of a :mod:`dlcore.nn` classifier (eval mode, in batches)."""
+    scores = predict_numpy(model, X, batch_size)
+    return float(criterion(scores, y)), float(np.mean(scores.argmax(1) == y))
 
 
 class History(dict):
@@ -150,7 +155,7 @@ def fit_numpy(model, criterion, optimizer, X, y, X_val=None, y_val=None, epochs:
         val_loss, val_acc = evaluate_numpy(model, criterion, X_val, y_val)
         history["val loss"].append(val_loss)
         history["val acc"].append(val_acc)
-        bar.set_postfix({"val loss": f"{val_loss:.4f}", "val acc": f"{val_acc:.4f}"})
+        bar.set_postfix({"val acc": f"{val_acc:.4f}"})
         if val_loss < best_loss:
             best_loss, waited, history.best_epoch = val_loss, 0, epoch
             best_state = {k: v.copy() for k, v in _numpy_state(model).items()}

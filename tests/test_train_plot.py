@@ -33,10 +33,14 @@ def test_device_prefers_accelerators_and_can_be_forced(monkeypatch):
     assert train.device("meta").type == "meta"
 
 
-def test_set_threads():
+def test_set_threads_limits_torch_and_numpy_blas():
+    from threadpoolctl import threadpool_info
+
     before = torch.get_num_threads()
     train.set_threads(1)
     assert torch.get_num_threads() == 1
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
     train.set_threads(before)
 
 
@@ -62,6 +66,16 @@ def test_decision_boundary_draws_regions_points_and_line():
     assert any(len(c.get_paths()) for c in ax.collections)
     with pytest.raises(ValueError, match=r"expected X of shape \(N, 2\), got \(4, 3\)"):
         plot.decision_boundary(lambda G: G[:, 0], np.zeros((4, 3)), y)
+
+
+def test_decision_boundary_with_plus_minus_one_labels():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    y = np.array([-1, 1, 1, -1])
+    ax = plot.decision_boundary(lambda G: np.where(G[:, 1] > 0.5, 1, -1), X, y, resolution=20,
+                                labels=("y = -1", "y = +1"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y = -1", "y = +1"]
+    regions = ax.collections[0]
+    assert len(regions.get_paths()) == 2 and all(len(p.vertices) for p in regions.get_paths())
 
 
 def test_learning_curves_one_line_per_key():
@@ -125,6 +139,16 @@ def test_early_stopping_restores_the_best_epoch():
     assert hist.best_epoch == int(np.argmin(hist["val loss"])) + 1
     restored_loss, _ = train.evaluate_numpy(model, crit, X[200:], y_val)
     assert restored_loss == pytest.approx(hist["val loss"][hist.best_epoch - 1], rel=1e-12)
+
+
+def test_predict_numpy_batches_in_eval_mode():
+    from dlcore import nn
+
+    model = nn.Sequential(nn.Linear(2, 3, dtype=np.float64, rng=0), nn.Dropout(0.5))
+    X = np.random.default_rng(0).normal(size=(7, 2))
+    out = train.predict_numpy(model, X, batch_size=3)
+    assert model.training  # restored
+    np.testing.assert_array_equal(out, model[0](X))  # dropout off: eval mode
 
 
 def test_fit_numpy_rejects_bad_input():
