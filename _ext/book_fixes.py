@@ -19,3 +19,31 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# --------------------------------------------------------------------------- bibliography labels
+# The chapters cite author-year ("Rosenblatt, 1958"); label the bibliography the same way instead
+# of pybtex's default alpha labels ("[Ros58]"), so a reader can match a citation to its entry.
+
+from pybtex.plugin import register_plugin  # noqa: E402
+from pybtex.style.formatting.unsrt import Style as _UnsrtStyle  # noqa: E402
+from pybtex.style.labels import BaseLabelStyle  # noqa: E402
+from pybtex.style.sorting.author_year_title import SortingStyle as _AuthorYearSort  # noqa: E402
+
+
+class _AuthorYearLabels(BaseLabelStyle):
+    def format_labels(self, sorted_entries):
+        for entry in sorted_entries:
+            people = entry.persons.get("author") or entry.persons.get("editor") or []
+            names = [" ".join(p.last_names) for p in people]
+            who = names[0] if len(names) == 1 else (
+                f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
+            yield f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+class AuthorYearStyle(_UnsrtStyle):
+    default_label_style = _AuthorYearLabels
+    default_sorting_style = _AuthorYearSort
+
+
+register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
