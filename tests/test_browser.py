@@ -111,8 +111,12 @@ def test_page_renders_completely_offline(browser, book, page):
     tab.on("pageerror", lambda e: js_errors.append(str(e)))
     tab.goto(html.as_uri(), wait_until="load")
     if tab.locator("script[src*='mathjax']").count():  # Sphinx loads MathJax only where there is math
-        tab.wait_for_function("() => !!(window.MathJax && MathJax.startup && MathJax.startup.promise)",
-                              timeout=20000)
+        try:
+            tab.wait_for_function("() => !!(window.MathJax && MathJax.startup && MathJax.startup.promise)",
+                                  timeout=20000)
+        except Exception:
+            outside = [u for u in requests if not u.startswith("file:")]
+            pytest.fail(f"MathJax did not start within 20 s on {page} (off-machine requests: {outside[:3]})")
         tab.evaluate("() => MathJax.startup.promise")
     if has_widgets(page):
         tab.wait_for_selector(".jupyter-widgets", timeout=20000)
