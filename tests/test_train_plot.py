@@ -161,3 +161,46 @@ def test_fit_numpy_rejects_bad_input():
     with pytest.raises(ValueError, match="needs validation data"):
         train.fit_numpy(model, nn.CrossEntropyLoss(), opt, np.zeros((10, 2)), np.zeros(10, int), patience=2,
                         progress=False)
+
+
+# ----------------------------------------------------------------------------- torch training loop
+
+
+def _torch_mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+
+
+def test_evaluate_topk_matches_a_hand_count():
+    model = _torch_mlp()
+    X = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 3, (50,), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        scores = model(X)
+    rank_of_true = (scores > scores.gather(1, y[:, None])).sum(1)  # 0 = the top score
+    out = train.evaluate(model, torch.nn.CrossEntropyLoss(), X, y, batch_size=7, topk=(1, 2, 3))
+    assert out["top1"] == pytest.approx((rank_of_true < 1).float().mean().item())
+    assert out["top2"] == pytest.approx((rank_of_true < 2).float().mean().item())
+    assert out["top3"] == 1.0
+    assert out["loss"] == pytest.approx(torch.nn.functional.cross_entropy(scores, y).item(), rel=1e-6)
+    assert model.training
+
+
+def test_fit_trains_a_torch_model_and_stops_early():
+    X, y = _blobs()
+    model = _torch_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    hist = train.fit(model, torch.nn.CrossEntropyLoss(), opt, X[:200].astype(np.float32), y[:200],
+                     X[200:].astype(np.float32), y[200:], epochs=5, batch_size=32, progress=False)
+    assert list(hist) == ["train loss", "train acc", "val loss", "val acc"] and len(hist["val acc"]) == 5
+    assert hist["train loss"][-1] < hist["train loss"][0] and hist["val acc"][-1] > 0.95
+
+    y_bad = (y[200:] + 1) % 3
+    model = _torch_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    hist = train.fit(model, torch.nn.CrossEntropyLoss(), opt, X[:200].astype(np.float32), y[:200],
+                     X[200:].astype(np.float32), y_bad, epochs=50, batch_size=32, patience=2,
+                     progress=False)
+    assert hist.stopped_early and hist.best_epoch == int(np.argmin(hist["val loss"])) + 1
+    restored = train.evaluate(model, torch.nn.CrossEntropyLoss(), X[200:].astype(np.float32), y_bad)
+    assert restored["loss"] == pytest.approx(hist["val loss"][hist.best_epoch - 1], rel=1e-6)
