@@ -100,19 +100,6 @@ class History(dict):
     seconds: float = 0.0
 
 
-def _numpy_state(model):
-    """Every array that defines the model's function: parameters and running statistics."""
-    state = {name: p.data for name, p in model.named_parameters()}
-    stack = [("", model)]
-    while stack:
-        prefix, m = stack.pop()
-        for name, value in vars(m).items():
-            if name.startswith("running_") and isinstance(value, np.ndarray):
-                state[prefix + name] = value
-        stack.extend((f"{prefix}{name}.", child) for name, child in m.named_children())
-    return state
-
-
 def _run_epochs(train_epoch, validate, snapshot, restore, epochs, patience, scheduler, progress):
     """The loop both trainers share: epochs, validation, early stopping, a progress bar.
 
@@ -190,15 +177,11 @@ def fit_numpy(model, criterion, optimizer, X, y, X_val=None, y_val=None, epochs:
             optimizer.step()
         return total_loss / len(X), correct / len(X)
 
-    def restore(state):
-        for name, value in _numpy_state(model).items():
-            value[...] = state[name]
-
     return _run_epochs(
         train_epoch,
         lambda: None if X_val is None else evaluate_numpy(model, criterion, X_val, y_val),
-        lambda: {k: v.copy() for k, v in _numpy_state(model).items()},
-        restore, epochs, patience, scheduler, progress)
+        lambda: {k: v.copy() for k, v in model.state_dict().items()},
+        model.load_state_dict, epochs, patience, scheduler, progress)
 
 
 # --------------------------------------------------------------------------- torch models

@@ -8,6 +8,7 @@ import pickle
 import tarfile
 import urllib.error
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -190,11 +191,29 @@ def test_download_false_with_missing_file(tmp_path, network):
     assert network.requests == []
 
 
-def test_default_cache_follows_xdg(monkeypatch, tmp_path):
+def test_default_cache_per_platform_and_dlcore_data_overrides(monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))  # what Path.home() reads on Windows
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
     monkeypatch.delenv("DLCORE_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    if os.name == "posix" and data.sys.platform != "darwin":
-        assert data.data_dir() == tmp_path / "dlcore"
+
+    def cache_on(platform, os_name):  # data_dir() as that OS would compute it
+        monkeypatch.setattr(data, "sys", SimpleNamespace(platform=platform))
+        monkeypatch.setattr(data, "os", SimpleNamespace(name=os_name, environ=os.environ))
+        return data.data_dir()
+
+    assert cache_on("linux", "posix") == tmp_path / "xdg" / "dlcore"
+    assert cache_on("darwin", "posix") == home / "Library" / "Caches" / "dlcore"
+    assert cache_on("win32", "nt") == tmp_path / "local" / "dlcore" / "Cache"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("LOCALAPPDATA")
+    assert cache_on("linux", "posix") == home / ".cache" / "dlcore"
+    assert cache_on("win32", "nt") == home / "dlcore" / "Cache"
+    monkeypatch.setenv("DLCORE_DATA", str(tmp_path))
+    for platform, os_name in [("linux", "posix"), ("darwin", "posix"), ("win32", "nt")]:
+        assert cache_on(platform, os_name) == tmp_path
 
 
 def test_idx_parser_rejects_wrong_magic_and_short_payload(tmp_path):
@@ -307,6 +326,22 @@ def test_subset_is_deterministic_balanced_and_checked():
         data.subset(X, y, 1001)
     with pytest.raises(ValueError, match="X has 3 rows but y has 1000"):
         data.subset(X[:3], y, 2)
+
+
+@pytest.mark.parametrize("counts, n, expected", [
+    ([34, 33, 33], 10, [4, 3, 3]),  # shares 3.4, 3.3, 3.3: the one left over goes to the largest remainder
+    ([50, 30, 20], 8, [4, 2, 2]),  # shares 4, 2.4, 1.6: to the smallest class, whose remainder is largest
+    ([155, 265, 580], 10, [1, 3, 6]),  # shares 1.55, 2.65, 5.8: two left over (rounding each gives 11)
+])
+def test_subset_shares_that_do_not_divide_evenly(counts, n, expected):
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = np.arange(len(y))
+    Xa, ya = data.subset(X, y, n, seed=3)
+    Xb, _ = data.subset(X, y, n, seed=3)
+    Xc, _ = data.subset(X, y, n, seed=4)
+    assert np.bincount(ya).tolist() == expected and len(set(Xa.tolist())) == n
+    assert np.array_equal(y[Xa], ya)
+    assert np.array_equal(Xa, Xb) and not np.array_equal(Xa, Xc)
 
 
 def test_to_float_layout_and_checks():

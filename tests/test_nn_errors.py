@@ -107,3 +107,65 @@ def test_other_bad_input():
         nn.Dropout()(np.zeros((2, 3)), mask=np.ones(2, bool))
     with raises(ValueError, "more than 1 value per channel when training", "(1, 3)"):
         nn.BatchNorm1d(3)(np.zeros((1, 3), np.float32))
+
+
+@pytest.mark.parametrize("make, exc, fragments", [
+    (lambda: nn.Conv2d(1, 1, 2.5), ValueError, ["kernel_size must be an int or a pair of ints",
+                                                "2.5"]),
+    (lambda: nn.MaxPool2d((2.0, 2)), ValueError, ["kernel_size", "(2.0, 2)"]),
+    (lambda: nn.Conv2d(0, 4, 3), ValueError, ["Conv2d: in_channels must be >= 1, got 0"]),
+    (lambda: nn.Conv2d(3, 0, 3), ValueError, ["Conv2d: out_channels must be >= 1, got 0"]),
+    (lambda: nn.Conv2d(3.0, 4, 3), TypeError, ["Conv2d: in_channels must be an int, got 3.0"]),
+    (lambda: nn.Conv2d(4, 6, 3, groups=3), ValueError,
+     ["in_channels (4) must be divisible by groups (3)"]),
+    (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError,
+     ["out_channels (6) must be divisible by groups (4)"]),
+    (lambda: nn.Linear(0, 2), ValueError, ["Linear: in_features must be >= 1, got 0"]),
+    (lambda: nn.Linear(3, True), TypeError, ["Linear: out_features must be an int, got True"]),
+    (lambda: nn.LocalResponseNorm(0), ValueError, ["LocalResponseNorm: size must be >= 1, got 0"]),
+    (lambda: nn.BatchNorm2d(3, eps=0), ValueError, ["BatchNorm2d: eps must be in (0, ∞), got 0"]),
+    (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError,
+     ["BatchNorm1d: momentum must be in [0, 1], got 1.5"]),
+    (lambda: nn.BatchNorm1d(0), ValueError, ["num_features must be >= 1"]),
+    (lambda: nn.TiedLinear(np.zeros((3, 2))), TypeError, ["TiedLinear expects the 2-D weight "
+                                                          "Parameter of a Linear"]),
+])
+def test_constructor_arguments_are_checked(make, exc, fragments):
+    with raises(exc, *fragments):
+        make()
+
+
+P = [nn.Parameter(np.zeros(2))]
+
+
+@pytest.mark.parametrize("make, exc, fragments", [
+    (lambda: nn.optim.SGD(P, lr=-0.1), ValueError, ["SGD: lr must be in [0, ∞), got -0.1"]),
+    (lambda: nn.optim.SGD(P, lr="fast"), TypeError, ["SGD: lr must be a number, got 'fast'"]),
+    (lambda: nn.optim.SGD(P, lr=0.1, momentum=-0.9), ValueError, ["SGD: momentum", "-0.9"]),
+    (lambda: nn.optim.SGD(P, lr=0.1, weight_decay=-1), ValueError, ["weight_decay"]),
+    (lambda: nn.optim.Adam(P, betas=(0.9, 1.0)), ValueError,
+     ["Adam: betas[1] must be in [0, 1), got 1.0"]),
+    (lambda: nn.optim.Adam(P, betas=(0.9,)), ValueError, ["betas must be a pair"]),
+    (lambda: nn.optim.Adam(P, eps=-1e-8), ValueError, ["Adam: eps must be in [0, ∞)"]),
+    (lambda: nn.optim.RMSprop(P, alpha=-0.5), ValueError, ["RMSprop: alpha"]),
+    (lambda: nn.optim.RMSprop(P, eps=float("nan")), ValueError, ["RMSprop: eps", "nan"]),
+    (lambda: nn.optim.SGD(nn.Linear(2, 2).parameters, lr=0.1), TypeError,
+     ["SGD got the method Module.parameters itself: call it, SGD(model.parameters(), ...)"]),
+    (lambda: nn.optim.SGD(P + P, lr=0.1), ValueError, ["listed twice"]),
+    (lambda: nn.optim.StepLR(nn.optim.SGD(P, lr=0.1), step_size=0), ValueError,
+     ["StepLR: step_size must be an int >= 1, got 0"]),
+])
+def test_optimizer_arguments_are_checked(make, exc, fragments):
+    with raises(exc, *fragments):
+        make()
+
+
+@pytest.mark.parametrize("crit, pred, target", [
+    (nn.MSELoss(), np.zeros((0, 3)), np.zeros((0, 3))),
+    (nn.BCEWithLogitsLoss(), np.zeros(0), np.zeros(0)),
+    (nn.CrossEntropyLoss(), np.zeros((0, 4)), np.zeros(0, int)),
+    (nn.NLLLoss(), np.zeros((0, 4)), np.zeros(0, int)),
+], ids=repr)
+def test_losses_refuse_an_empty_batch(crit, pred, target):
+    with raises(ValueError, type(crit).__name__, "empty batch", "skip empty batches"):
+        crit(pred, target)

@@ -62,12 +62,26 @@ def test_uniform_schemes_respect_their_bound():
     assert np.abs(w.data).max() <= math.sqrt(6 / 250)
 
 
-def test_default_layer_init_is_torchs_uniform_fan_in():
-    layer = nn.Conv2d(16, 32, 5, rng=0)
-    bound = 1 / math.sqrt(16 * 25)
+@pytest.mark.parametrize("make, fan_in", [(lambda: nn.Conv2d(16, 32, 5, rng=0), 16 * 25),
+                                           (lambda: nn.Conv2d(16, 32, 5, groups=4, rng=0), 4 * 25),
+                                           (lambda: nn.Linear(300, 200, rng=0), 300)])
+def test_default_layer_init_is_torchs_uniform_fan_in(make, fan_in):
+    layer = make()
+    bound = 1 / math.sqrt(fan_in)
     for p in (layer.weight.data, layer.bias.data):
         assert np.abs(p).max() <= bound
     assert abs(layer.weight.data.var() / (bound**2 / 3) - 1) < 0.05
+    assert np.abs(layer.bias.data).max() > 0.8 * bound  # the bias uses the weight's fan-in too
+    twin = torch.nn.Linear(300, 200) if isinstance(layer, nn.Linear) else \
+        torch.nn.Conv2d(16, 32, 5, groups=layer.groups)
+    assert abs(layer.weight.data.var() / twin.weight.detach().var().item() - 1) < 0.1
+
+
+def test_layers_draw_through_the_one_default_helper():
+    weight, bias = np.empty((5, 3), np.float32), np.empty(5, np.float32)
+    init.torch_default_(weight, bias, rng=7)
+    layer = nn.Linear(3, 5, rng=7)
+    assert np.array_equal(layer.weight.data, weight) and np.array_equal(layer.bias.data, bias)
 
 
 def test_zeros_and_rng_forms():

@@ -1,59 +1,110 @@
-"""Every dlcore.nn layer against its torch twin: forward values and every gradient, float64."""
+"""Every dlcore.nn layer against its torch twin (forward values and every gradient, float64),
+from the one table of cases in layer_cases.py; then what the table cannot say: ties, saturation,
+dropout statistics, running statistics, empty batches and the checks on ``backward``'s input."""
+
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from dlcore import nn
+from layer_cases import LAYER_CASES, LOSS_CASES, public_layer_classes
+from dlcore.twins import to_torch
 from nn_helpers import assert_close, check_against_torch
 
 F64 = np.float64
+IDS = [case.id for case in LAYER_CASES]
 
 
 def randn(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-@pytest.mark.parametrize("n, fin, fout, bias", [(4, 5, 3, True), (1, 7, 2, True),
-                                                (3, 1, 6, False), (9, 13, 11, True)])
-def test_linear(n, fin, fout, bias):
-    layer = nn.Linear(fin, fout, bias=bias, dtype=F64, rng=1)
-    check_against_torch(layer, torch.nn.Linear(fin, fout, bias=bias).double(), randn(n, fin))
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_layer_matches_its_torch_twin(case):
+    layer = case.make(F64)
+    check_against_torch(layer, case.twin(), case.input(), **case.kwargs)
 
 
-# (N, C, H, W, F, kernel, stride, padding, bias)
-CONV_CASES = [
-    (2, 3, 7, 9, 4, 3, 1, 0, True),
-    (1, 2, 8, 8, 3, 3, 2, 1, True),
-    (3, 1, 6, 5, 2, (2, 3), (2, 1), (1, 0), True),
-    (2, 4, 5, 5, 3, 5, 1, 2, False),
-    (1, 1, 11, 7, 2, 4, 3, (1, 2), True),
-    (2, 3, 9, 10, 5, (1, 1), 1, 0, True),
-    (2, 2, 13, 13, 3, 11, 4, 2, True),
-]
+def test_every_public_layer_has_a_case():
+    covered = {type(case.make(F64)) for case in LAYER_CASES}
+    covered |= {type(case.make()) for case in LOSS_CASES}
+    missing = sorted(c.__name__ for c in public_layer_classes() - covered)
+    assert not missing, f"no case in tests/layer_cases.py for {missing}"
 
 
-@pytest.mark.parametrize("n, c, h, w, f, k, s, p, bias", CONV_CASES)
-def test_conv2d(n, c, h, w, f, k, s, p, bias):
-    layer = nn.Conv2d(c, f, k, stride=s, padding=p, bias=bias, dtype=F64, rng=2)
-    twin = torch.nn.Conv2d(c, f, k, stride=s, padding=p, bias=bias).double()
-    check_against_torch(layer, twin, randn(n, c, h, w))
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_float32_in_float32_out(case):
+    layer = case.make(np.float32)
+    y = layer(case.input(np.float32), **case.kwargs)
+    assert y.dtype == np.float32
+    assert layer.backward(np.ones_like(y)).dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
 
 
-POOL_CASES = [  # (N, C, H, W, kernel, stride, padding)
-    (2, 3, 8, 8, 2, None, 0),
-    (1, 2, 7, 9, 3, 2, 1),
-    (2, 1, 6, 7, (2, 3), (1, 2), (1, 1)),
-    (3, 2, 7, 8, 3, None, 0),
-    (1, 1, 5, 5, 2, 1, 0),
-    (2, 2, 9, 6, (3, 2), (2, 2), (1, 0)),
-    (2, 3, 7, 9, 2, 2, 0),  # 2×2 fast path with an odd last row and column
-]
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_empty_batch_as_torch_does(case):
+    """N = 0: an empty output of torch's shape, an empty input gradient, zero parameter
+    gradients, and the buffers torch leaves (BatchNorm counts the batch, keeps its statistics)."""
+    layer, twin = case.make(F64), (case.empty_twin or case.twin)()
+    to_torch(layer, twin, strict=False)
+    twin.train(layer.training)
+    x = case.input(batch=0)
+    x_t = torch.tensor(x, requires_grad=True)
+    y, y_t = layer(x), twin(x_t)  # no mask for Dropout: the full batch's does not fit
+    assert y.shape == tuple(y_t.shape) and y.dtype == x.dtype
+    y_t.sum().backward()
+    assert layer.backward(np.zeros_like(y)).shape == tuple(x_t.grad.shape) == x.shape
+    assert not any(p.grad.any() for p in layer.parameters())
+    theirs = twin.state_dict()
+    for name, buffer in layer.named_buffers():
+        assert_close(buffer, theirs[name], what=name)
 
 
-@pytest.mark.parametrize("n, c, h, w, k, s, p", POOL_CASES)
-def test_maxpool2d(n, c, h, w, k, s, p):
-    check_against_torch(nn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), randn(n, c, h, w))
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_backward_checks_the_gradient_it_receives(case):
+    layer = case.make(F64)
+    y = layer(case.input(), **case.kwargs)
+    wrong = (y.shape[0] + 1, *y.shape[1:])
+    with pytest.raises(ValueError, match=re.escape(f"shaped like the forward output, {y.shape}, "
+                                                   f"got {wrong}")):
+        layer.backward(np.zeros(wrong))
+    with pytest.raises(ValueError, match="expects a float64 gradient.*got float32"):
+        layer.backward(np.zeros(y.shape, np.float32))
+    assert layer.backward(np.zeros_like(y)).shape == case.shape  # still usable afterwards
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_integer_input_is_refused(case):
+    with pytest.raises(TypeError, match="floating-point array, got dtype int64"):
+        case.make(F64)(np.zeros(case.shape, np.int64))
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=IDS)
+def test_needs_input_grad_false_returns_none_and_keeps_parameter_gradients(case):
+    layer = case.make(F64)
+    g = randn(*layer(case.input(), **case.kwargs).shape, seed=1)
+    layer.backward(g)
+    full = [p.grad.copy() for p in layer.parameters()]
+    layer.zero_grad()
+    layer.needs_input_grad = False
+    layer(case.input(), **case.kwargs)
+    assert layer.backward(g) is None
+    for expected, p in zip(full, layer.parameters()):
+        assert_close(p.grad, expected)
+
+
+ACTIVATION_CASES = [c for c in LAYER_CASES
+                    if c.id.split("-(")[0] in ("relu", "leaky-relu", "leaky-relu-0.2", "elu",
+                                               "elu-0.5", "sigmoid", "tanh")]
+
+
+@pytest.mark.parametrize("case", ACTIVATION_CASES, ids=[c.id for c in ACTIVATION_CASES])
+def test_activation_at_the_kink(case):
+    x = case.input()
+    x.flat[::3] = 0  # the kink: both must take the same one-sided derivative
+    check_against_torch(case.make(F64), case.twin(), x)
 
 
 @pytest.mark.parametrize("k, s", [(2, None), (3, 1), (2, 1)])
@@ -70,63 +121,10 @@ def test_maxpool2d_2x2_ties_on_a_channel_major_input(h, w):
     check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), x)
 
 
-@pytest.mark.parametrize("n, c, h, w, k, s, p", POOL_CASES)
-def test_avgpool2d(n, c, h, w, k, s, p):
-    check_against_torch(nn.AvgPool2d(k, s, p), torch.nn.AvgPool2d(k, s, p), randn(n, c, h, w))
-
-
-ACTIVATIONS = [
-    (nn.Sigmoid(), torch.nn.Sigmoid()),
-    (nn.Tanh(), torch.nn.Tanh()),
-    (nn.ReLU(), torch.nn.ReLU()),
-    (nn.LeakyReLU(), torch.nn.LeakyReLU()),
-    (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
-    (nn.ELU(), torch.nn.ELU()),
-    (nn.ELU(0.5), torch.nn.ELU(0.5)),
-]
-
-
-@pytest.mark.parametrize("layer, twin", ACTIVATIONS, ids=lambda m: repr(m))
-@pytest.mark.parametrize("shape", [(4, 5), (1, 3, 2, 7)])
-def test_activation(layer, twin, shape):
-    x = 3 * randn(*shape)
-    x.flat[::7] = 0  # the kink: both must take the same one-sided derivative
-    check_against_torch(layer, twin, x)
-
-
 def test_sigmoid_saturates_without_overflow():
     x = np.array([[-800.0, -40.0, 0.0, 40.0, 800.0]])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         check_against_torch(nn.Sigmoid(), torch.nn.Sigmoid(), x)
-
-
-@pytest.mark.parametrize("cls, twin", [(nn.Softmax, torch.nn.Softmax),
-                                       (nn.LogSoftmax, torch.nn.LogSoftmax)])
-@pytest.mark.parametrize("shape, dim", [((4, 6), 1), ((4, 6), 0), ((2, 3, 5), -1),
-                                        ((2, 3, 5), 1), ((1, 10), -1)])
-def test_softmax(cls, twin, shape, dim):
-    x = 10 * randn(*shape)
-    check_against_torch(cls(dim), twin(dim), x)
-
-
-@pytest.mark.parametrize("start, end", [(1, -1), (0, -1), (2, 3), (1, 2)])
-def test_flatten(start, end):
-    check_against_torch(nn.Flatten(start, end), torch.nn.Flatten(start, end), randn(2, 3, 4, 5))
-
-
-@pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 0.9, 1.0])
-@pytest.mark.parametrize("shape", [(5, 8), (2, 3, 4, 4)])
-def test_dropout_train_matches_torch_with_the_same_mask(p, shape):
-    layer = nn.Dropout(p, rng=3)
-    x, g = randn(*shape), randn(*shape, seed=1)
-    y = layer(x)
-    assert layer.mask.shape == x.shape and layer.mask.dtype == bool
-    mask = torch.from_numpy(layer.mask).double()
-    x_t = torch.tensor(x, requires_grad=True)
-    y_t = x_t * mask / (1 - p) if p < 1 else x_t * 0
-    y_t.backward(torch.from_numpy(g))
-    assert_close(y, y_t)
-    assert_close(layer.backward(g), x_t.grad)
 
 
 def test_dropout_eval_is_identity_and_train_keeps_the_mean():
@@ -182,38 +180,3 @@ def test_batchnorm2d(shape, eps):
     layer.weight.data[:] = randn(shape[1], seed=5)
     layer.bias.data[:] = randn(shape[1], seed=6)
     run_batchnorm(layer, torch.nn.BatchNorm2d(shape[1], eps=eps).double(), shape)
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
-@pytest.mark.parametrize("shape", [(2, 7, 3, 4), (3, 4, 5)])
-def test_local_response_norm(size, shape):
-    kw = dict(alpha=0.5, beta=0.75, k=2.0)
-    check_against_torch(nn.LocalResponseNorm(size, **kw), torch.nn.LocalResponseNorm(size, **kw),
-                        2 * randn(*shape))
-
-
-def test_local_response_norm_alexnet_defaults():
-    kw = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
-    check_against_torch(nn.LocalResponseNorm(**kw), torch.nn.LocalResponseNorm(**kw),
-                        10 * randn(2, 8, 3, 3))
-
-
-FLOAT32_LAYERS = [
-    (lambda: nn.Linear(4, 3), (2, 4)), (lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 5, 5)),
-    (lambda: nn.MaxPool2d(2), (2, 2, 4, 4)), (lambda: nn.AvgPool2d(3, 2, 1), (2, 2, 5, 5)),
-    (nn.Sigmoid, (3, 4)), (nn.Tanh, (3, 4)), (nn.ReLU, (3, 4)), (nn.LeakyReLU, (3, 4)),
-    (nn.ELU, (3, 4)), (lambda: nn.Softmax(1), (3, 4)), (lambda: nn.LogSoftmax(1), (3, 4)),
-    (nn.Flatten, (2, 3, 4)), (lambda: nn.Dropout(0.5, rng=0), (3, 4)),
-    (lambda: nn.BatchNorm1d(4), (3, 4)), (lambda: nn.BatchNorm2d(2), (3, 2, 2, 2)),
-    (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
-]
-
-
-@pytest.mark.parametrize("make, shape", FLOAT32_LAYERS)
-def test_float32_in_float32_out(make, shape):
-    layer = make()
-    x = randn(*shape).astype(np.float32)
-    y = layer(x)
-    assert y.dtype == np.float32
-    assert layer.backward(np.ones_like(y)).dtype == np.float32
-    assert all(p.grad.dtype == np.float32 for p in layer.parameters())

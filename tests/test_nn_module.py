@@ -1,5 +1,5 @@
-"""Module mechanics: parameter names, train/eval, gradient accumulation, the cache, imports,
-and a small MLP trained side by side with torch."""
+"""Module mechanics: parameter names, shared weights, ModuleList, buffers and state_dict,
+train/eval, gradient accumulation, imports, and small models trained side by side with torch."""
 
 import subprocess
 import sys
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from dlcore import nn
-from nn_helpers import assert_close, copy_params_to_torch
+from dlcore.twins import to_torch
+from nn_helpers import assert_close
 
 
 def small_cnn(dtype=np.float64):
@@ -110,7 +111,7 @@ def test_mlp_training_matches_torch():
                           nn.Linear(8, 3, dtype=np.float64, rng=1))
     twin = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(),
                                torch.nn.Linear(8, 3)).double()
-    copy_params_to_torch(model, twin)
+    to_torch(model, twin)
     crit, crit_t = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     opt = nn.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     opt_t = torch.optim.SGD(twin.parameters(), lr=0.5, momentum=0.9)
@@ -135,7 +136,7 @@ def test_mlp_training_matches_torch():
 def test_cnn_forward_backward_matches_torch_end_to_end():
     model, twin = small_cnn(), torch_small_cnn().double()
     model[5].eval(), twin[5].eval()  # dropout off, batchnorm in training mode
-    copy_params_to_torch(model, twin)
+    to_torch(model, twin)
     x = np.random.default_rng(0).standard_normal((3, 1, 6, 6))
     x_t = torch.tensor(x, requires_grad=True)
     out, out_t = model(x), twin(x_t)
@@ -162,3 +163,204 @@ def test_first_layer_can_skip_the_input_gradient(make_first, x_shape, features):
     assert model.backward(np.ones_like(model(x))) is None
     for expected, p in zip(full, model.parameters()):
         assert_close(p.grad, expected)
+
+
+# --------------------------------------------------------------------------- shared weights
+
+
+class TiedAutoencoder(nn.Module):
+    """x -> sigmoid(W x + c) -> h W + b (decoder tied to the encoder, transposed), then the
+    same Linear applied a second time on a side path: one Parameter used three times."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(6, 4, dtype=np.float64, rng=0)
+        self.act = nn.Sigmoid()
+        self.decoder = nn.TiedLinear(self.encoder.weight, rng=1)
+        self.square = nn.Linear(4, 4, bias=False, dtype=np.float64, rng=2)
+        self.again = nn.Linear(4, 4, bias=False, dtype=np.float64)
+        self.again.weight = self.square.weight  # the same Parameter in two layers
+
+    def forward(self, x):
+        h = self.act(self.encoder(x))
+        return self.decoder(self.again(self.square(h)))
+
+    def backward(self, g):
+        g = self.square.backward(self.again.backward(self.decoder.backward(g)))
+        return self.encoder.backward(self.act.backward(g))
+
+
+class TorchTiedAutoencoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Linear(6, 4)
+        self.act = torch.nn.Sigmoid()
+        self.decoder = torch.nn.Module()
+        self.decoder.weight = self.encoder.weight
+        self.decoder.bias = torch.nn.Parameter(torch.zeros(6))
+        self.square = torch.nn.Linear(4, 4, bias=False)
+        self.again = torch.nn.Linear(4, 4, bias=False)
+        self.again.weight = self.square.weight
+
+    def forward(self, x):
+        h = self.again(self.square(self.act(self.encoder(x))))
+        return torch.nn.functional.linear(h, self.decoder.weight.t(), self.decoder.bias)
+
+
+def test_shared_parameters_are_listed_once_and_saved_under_every_name():
+    model, twin = TiedAutoencoder(), TorchTiedAutoencoder().double()
+    names = [n for n, _ in model.named_parameters()]
+    assert names == [n for n, _ in twin.named_parameters()] == \
+        ["encoder.weight", "encoder.bias", "decoder.bias", "square.weight"]
+    assert list(model.state_dict()) == list(twin.state_dict()) == \
+        ["encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias", "square.weight",
+         "again.weight"]
+    assert model.state_dict()["decoder.weight"] is model.encoder.weight.data
+    l1 = nn.Linear(3, 3, bias=False)
+    l2 = nn.Linear(3, 3, bias=False)
+    l2.weight = l1.weight
+    assert len(list(nn.Sequential(l1, l2).parameters())) == 1  # the issue's example
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_tied_weights_train_exactly_like_torch(optimizer):
+    model, twin = TiedAutoencoder(), TorchTiedAutoencoder().double()
+    to_torch(model, twin)
+    make = {"sgd": lambda ps, lib: lib.SGD(ps, lr=0.3, momentum=0.9),
+            "adam": lambda ps, lib: lib.Adam(ps, lr=0.05)}[optimizer]
+    opt, opt_t = make(model.parameters(), nn.optim), make(twin.parameters(), torch.optim)
+    crit, crit_t = nn.MSELoss(), torch.nn.MSELoss()
+    x = np.random.default_rng(0).uniform(size=(8, 6))
+    x_t = torch.from_numpy(x)
+    for _ in range(5):
+        opt.zero_grad()
+        loss = crit(model(x), x)
+        model.backward(crit.backward())
+        opt.step()
+        opt_t.zero_grad()
+        loss_t = crit_t(twin(x_t), x_t)
+        loss_t.backward()
+        opt_t.step()
+        assert_close(loss, loss_t.item(), what="loss")
+        for name, value in twin.state_dict().items():
+            assert_close(model.state_dict()[name], value, what=name)
+    assert model.decoder.weight is model.encoder.weight  # still one array after the steps
+
+
+def test_a_weight_used_twice_accumulates_both_gradients():
+    # a layer keeps the arrays of one forward, so a weight used twice lives in two layers
+    first = nn.Linear(2, 2, bias=False, dtype=np.float64, rng=0)
+    second = nn.Linear(2, 2, bias=False, dtype=np.float64)
+    second.weight = first.weight
+    model = nn.Sequential(first, nn.Tanh(), second)
+    x = np.random.default_rng(1).standard_normal((3, 2))
+    model.backward(np.ones_like(model(x)))
+    twin = torch.nn.Linear(2, 2, bias=False).double()
+    to_torch(first, twin)
+    twin(torch.tanh(twin(torch.from_numpy(x)))).sum().backward()
+    assert_close(first.weight.grad, twin.weight.grad)
+    assert len(list(model.parameters())) == 1
+
+
+# --------------------------------------------------------------------------- ModuleList
+
+
+def test_modules_in_a_plain_container_are_refused():
+    class InList(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(3, 2), nn.Linear(2, 1)]
+
+    with pytest.raises(TypeError, match=r"InList.layers is a plain list.*nn.ModuleList"):
+        InList()
+
+    class FilledLater(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = {}
+            self.blocks["a"] = nn.ReLU()
+
+    with pytest.raises(TypeError, match=r"FilledLater.blocks is a plain dict.*ModuleList"):
+        list(FilledLater().parameters())
+    with pytest.raises(TypeError, match="plain tuple"):
+        nn.Sequential().extra = (nn.Parameter(np.zeros(2)),)
+
+
+def test_module_list_is_seen_by_the_tree():
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(3, 4), nn.BatchNorm1d(4)])
+            self.layers.append(nn.Linear(4, 1))
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    model = Stack()
+    assert [n for n, _ in model.named_parameters()] == [
+        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+        "layers.2.weight", "layers.2.bias"]
+    assert [n for n, _ in model.named_buffers()] == [
+        "layers.1.running_mean", "layers.1.running_var", "layers.1.num_batches_tracked"]
+    assert len(model.layers) == 3 and isinstance(model.layers[-1], nn.Linear)
+    assert isinstance(model.layers[1:], nn.ModuleList) and len(model.layers[1:]) == 2
+    model.eval()
+    assert not model.layers[1].training
+    assert model(np.ones((2, 3), np.float32)).shape == (2, 1)
+    with pytest.raises(NotImplementedError, match="iterate over it"):
+        model.layers(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="ModuleList takes Modules, got int at position 3"):
+        model.layers.append(3)
+
+
+# --------------------------------------------------------------------------- buffers, state_dict
+
+
+def test_state_dict_has_torchs_keys_shapes_and_order():
+    model, twin = small_cnn(), torch_small_cnn()
+    ours, theirs = model.state_dict(), twin.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(ours[k].shape == tuple(theirs[k].shape) for k in ours)
+    assert ours["1.num_batches_tracked"].dtype == np.int64
+
+
+def test_state_dict_round_trip_and_buffers_follow_training():
+    model = small_cnn()
+    x = np.random.default_rng(0).standard_normal((4, 1, 6, 6))
+    model(x)  # one training batch: running statistics move
+    assert model[1].num_batches_tracked == 1
+    saved = {k: v.copy() for k, v in model.state_dict().items()}
+    other = small_cnn()
+    assert not np.array_equal(other[1].running_mean, saved["1.running_mean"])
+    result = other.load_state_dict(saved)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    for key, value in other.state_dict().items():
+        assert np.array_equal(value, saved[key]), key
+    model.eval(), other.eval()
+    assert np.array_equal(model(x), other(x))
+
+
+def test_load_state_dict_errors_leave_the_model_unchanged():
+    model = small_cnn()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    bad = {k: np.zeros_like(v) for k, v in before.items()}
+    bad["6.weight"] = np.zeros((3, 9))
+    del bad["1.running_var"]
+    bad["head.weight"] = np.zeros(2)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(bad)
+    message = str(info.value)
+    assert "missing key(s): 1.running_var" in message
+    assert "unexpected key(s): head.weight" in message
+    assert "size mismatch for 6.weight: the state dict has shape (3, 9), the model (3, 8)" in \
+        message
+    for key, value in model.state_dict().items():
+        assert np.array_equal(value, before[key]), f"{key} was written"
+    del bad["6.weight"]
+    result = model.load_state_dict(bad, strict=False)
+    assert result.missing_keys == ["1.running_var", "6.weight"]
+    assert result.unexpected_keys == ["head.weight"]
+    assert not model[0].weight.data.any() and np.array_equal(model[6].weight.data,
+                                                              before["6.weight"])

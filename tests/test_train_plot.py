@@ -6,18 +6,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.contour import ContourSet
 
 from dlcore import plot, train
 
 
-def test_seed_everything_makes_python_numpy_and_torch_repeat():
-    def draw():
-        rng = train.seed_everything(123)
-        return random.random(), np.random.rand(), torch.rand(1).item(), rng.random()
+def test_seed_everything_seeds_python_numpy_and_torch():
+    def draw():  # one number from each global generator; nothing here seeds
+        return random.random(), np.random.rand(), torch.rand(1).item()
 
-    first, second = draw(), draw()
-    assert first == second
-    assert train.seed_everything(124) is not None and draw() == first
+    rng = train.seed_everything(123)
+    first = draw()
+    assert np.array_equal(rng.random(3), np.random.default_rng(123).random(3))
+    train.seed_everything(123)
+    assert draw() == first
+    train.seed_everything(124)
+    assert all(a != b for a, b in zip(draw(), first))
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
 
 
@@ -56,14 +60,42 @@ def test_image_grid_layouts():
         plot.image_grid(np.zeros((28, 28)))
 
 
+def _contours(ax):
+    """The filled regions and the boundary lines that decision_boundary drew."""
+    sets = [c for c in ax.collections if isinstance(c, ContourSet)]
+    return [c for c in sets if c.filled], [c for c in sets if not c.filled]
+
+
+def _assert_regions_split_at_half(ax):
+    """Two bands meeting at x2 = 0.5 (within a grid step): the first class below, the second above."""
+    (regions,), _ = _contours(ax)
+    below, above = regions.get_paths()
+    step = 2 / 19  # the axes span [-0.5, 1.5] with resolution=20
+    assert below.vertices[:, 1].min() == -0.5 and below.vertices[:, 1].max() == pytest.approx(0.5, abs=step)
+    assert above.vertices[:, 1].min() == pytest.approx(0.5, abs=step) and above.vertices[:, 1].max() == 1.5
+    assert not np.allclose(*regions.get_facecolor())
+
+
 def test_decision_boundary_draws_regions_points_and_line():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     y = np.array([0, 1, 1, 0])
     ax = plot.decision_boundary(lambda G: (G[:, 1] > 0.5).astype(int), X, y, resolution=20)
-    assert len(ax.collections) >= 3  # filled regions + one scatter per class
+    _assert_regions_split_at_half(ax)
+    points = [c for c in ax.collections if not isinstance(c, ContourSet)]
+    assert [p.get_offsets().tolist() for p in points] == [X[y == 0].tolist(), X[y == 1].tolist()]
     assert ax.get_legend() is not None and ax.get_xlabel() == "$x_1$"
-    ax = plot.decision_boundary(lambda G: 1 / (1 + np.exp(-(G[:, 0] - 0.5))), X, y, scores=True, resolution=20)
-    assert any(len(c.get_paths()) for c in ax.collections)
+
+    def score(G):
+        return 1 / (1 + np.exp(-(G[:, 0] - 0.5)))
+
+    ax = plot.decision_boundary(score, X, y, scores=True, resolution=20)
+    (shading,), (line,) = _contours(ax)
+    for band, lo, hi in zip(shading.get_paths(), shading.levels, shading.levels[1:]):
+        assert np.all((lo - 1e-3 <= score(band.vertices)) & (score(band.vertices) <= hi + 1e-3))
+    assert list(line.levels) == [0.5]
+    (boundary,) = line.get_paths()
+    assert np.allclose(boundary.vertices[:, 0], 0.5, atol=2 / 19)  # score 0.5 where x1 = 0.5
+    assert boundary.vertices[:, 1].min() == -0.5 and boundary.vertices[:, 1].max() == 1.5
     with pytest.raises(ValueError, match=r"expected X of shape \(N, 2\), got \(4, 3\)"):
         plot.decision_boundary(lambda G: G[:, 0], np.zeros((4, 3)), y)
 
@@ -74,8 +106,7 @@ def test_decision_boundary_with_plus_minus_one_labels():
     ax = plot.decision_boundary(lambda G: np.where(G[:, 1] > 0.5, 1, -1), X, y, resolution=20,
                                 labels=("y = -1", "y = +1"))
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y = -1", "y = +1"]
-    regions = ax.collections[0]
-    assert len(regions.get_paths()) == 2 and all(len(p.vertices) for p in regions.get_paths())
+    _assert_regions_split_at_half(ax)
 
 
 def test_learning_curves_one_line_per_key():

@@ -15,15 +15,15 @@ from .conv import Conv2d
 from .dropout import Dropout
 from .flatten import Flatten
 from .gradient_check import gradcheck, numerical_gradient
-from .linear import Linear
+from .linear import Linear, TiedLinear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, Parameter, Sequential
+from .module import Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
-    "Parameter", "Module", "Sequential",
-    "Linear", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Parameter", "Module", "ModuleList", "Sequential",
+    "Linear", "TiedLinear", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "LogSoftmax",
     "Dropout", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
     "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",

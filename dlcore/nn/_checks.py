@@ -43,7 +43,10 @@ def pair(value, name, minimum):
     """Turn an int or a pair of ints (torch's convention for kernel_size etc.) into a pair."""
     if isinstance(value, (int, np.integer)):
         value = (value, value)
-    value = tuple(value)
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}") from None
     if len(value) != 2 or not all(isinstance(v, (int, np.integer)) for v in value):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(value) < minimum:
@@ -58,3 +61,29 @@ def window_fits(shape, kernel, stride, padding, layer):
         raise ValueError(f"{layer}: kernel size ({kh}, {kw}) is larger than the padded input "
                          f"({h + 2 * ph}, {w + 2 * pw}) (input {h}x{w}, padding ({ph}, {pw}))")
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def positive_int(value, name, layer, minimum=1):
+    """A constructor's size argument: an int (not a float, not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{layer}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def in_range(value, name, layer, low, high=None, low_open=False, high_open=False):
+    """A hyper-parameter within [low, high] (``*_open``: the bound itself is excluded)."""
+    original = value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r}") from None
+    too_low = value <= low if low_open else value < low
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high or value != value:  # value != value: NaN
+        interval = ("(" if low_open else "[") + f"{low}, " + \
+            (f"{high}" + (")" if high_open else "]") if high is not None else "∞)")
+        raise ValueError(f"{layer}: {name} must be in {interval}, got {value}")
+    return original

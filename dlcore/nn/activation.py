@@ -106,6 +106,8 @@ def _check_dim(x, dim, layer):
 
 def log_softmax(x, dim):
     """``x - log Σ exp x`` along ``dim``, shifting by the max so that exp cannot overflow."""
+    if x.size == 0:  # an empty batch: nothing to normalise (and no log of an empty sum)
+        return x.copy()
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
@@ -118,7 +120,7 @@ class Softmax(Module):
     def forward(self, x):
         x = float_input(x, "Softmax")
         _check_dim(x, self.dim, "Softmax")
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))
+        e = np.exp(x - x.max(axis=self.dim, keepdims=True, initial=-np.inf))
         y = e / e.sum(axis=self.dim, keepdims=True)
         self.save_for_backward(y)
         return y

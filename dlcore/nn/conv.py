@@ -23,7 +23,7 @@ layout (ReLU, pooling) hands its gradient back already channel-major, so no copy
 import numpy as np
 
 from . import init
-from ._checks import axis_size, float_input, pair, same_dtype, window_fits
+from ._checks import axis_size, float_input, pair, positive_int, same_dtype, window_fits
 from .module import Module, Parameter
 
 
@@ -59,28 +59,45 @@ def col2im(dcols, padded_shape, stride):
 
 
 class Conv2d(Module):
-    """``torch.nn.Conv2d`` without dilation and groups; ``kernel_size``, ``stride`` and
-    ``padding`` are ints or (height, width) pairs. Weights drawn as torch does; ``dtype`` and
-    ``rng`` as for :class:`~dlcore.nn.Linear`."""
+    """``torch.nn.Conv2d`` without dilation; ``kernel_size``, ``stride`` and ``padding`` are
+    ints or (height, width) pairs. Weights drawn as torch does; ``dtype`` and ``rng`` as for
+    :class:`~dlcore.nn.Linear`.
+
+    ``groups`` = G splits the channels into G independent convolutions (AlexNet's two GPUs,
+    ResNeXt's cardinality): output channels ``[g·F/G, (g+1)·F/G)`` see only input channels
+    ``[g·C/G, (g+1)·C/G)``, so the weight is (F, C/G, kh, kw) and the GEMM becomes G smaller
+    GEMMs, one per group (a stacked ``matmul``).
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 dtype=np.float32, rng=None):
+                 dtype=np.float32, rng=None, groups=1):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = positive_int(out_channels, "out_channels", "Conv2d")
+        self.groups = positive_int(groups, "groups", "Conv2d")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ValueError(f"Conv2d: {name} ({value}) must be divisible by groups "
+                                 f"({groups})")
         self.kernel_size = pair(kernel_size, "kernel_size", 1)
         self.stride = pair(stride, "stride", 1)
         self.padding = pair(padding, "padding", 0)
-        rng = init.get_rng(rng)
-        self.weight = Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype))
-        init.kaiming_uniform_(self.weight, a=np.sqrt(5), rng=rng)
-        self.bias = None
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
-            fan_in = init.calculate_fan_in_and_fan_out(self.weight)[0]
-            init.uniform_fan_in_(self.bias, fan_in=fan_in, rng=rng)
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups,
+                                          *self.kernel_size), dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        init.torch_default_(self.weight, self.bias, rng)
         # cols is the largest array of a CNN step: keep it between calls instead of having the
         # OS hand out (and zero) hundreds of fresh megabytes every batch
         self._cols = None
+
+    def _grouped_weight(self):
+        """The weight as G stacked matrices (G, F/G, C/G·kh·kw)."""
+        g = self.groups
+        return self.weight.data.reshape(g, self.out_channels // g, self._group_rows())
+
+    def _group_rows(self):
+        """Rows of cols per group, C/G·kh·kw (spelled out: reshape(-1) fails when N = 0)."""
+        return self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
 
     def forward(self, x):
         x = float_input(x, "Conv2d", 4, "(N, C, H, W)")
@@ -88,13 +105,14 @@ class Conv2d(Module):
         same_dtype(x, self.weight, "Conv2d")
         oh, ow = window_fits(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d")
         n, c, h, w = x.shape
-        (ph, pw), f = self.padding, self.out_channels
+        (ph, pw), f, g = self.padding, self.out_channels, self.groups
         xp = x.transpose(1, 0, 2, 3)
         if ph or pw:
             xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
             xp[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
         cols = im2col(xp, self.kernel_size, self.stride, (oh, ow), out=self._workspace(x, oh, ow))
-        y = self.weight.data.reshape(f, -1) @ cols.reshape(-1, n * oh * ow)
+        m = n * oh * ow
+        y = np.matmul(self._grouped_weight(), cols.reshape(g, self._group_rows(), m)).reshape(f, m)
         if self.bias is not None:
             y += self.bias.data[:, None]
         self.save_for_backward(cols, xp.shape, x.shape)
@@ -108,19 +126,22 @@ class Conv2d(Module):
 
     def backward(self, grad_out):
         cols, padded_shape, (n, c, h, w) = self.saved_tensors
-        (ph, pw), f = self.padding, self.out_channels
-        g = grad_out.transpose(1, 0, 2, 3).reshape(f, -1)
-        cols2d = cols.reshape(-1, g.shape[1])
+        (ph, pw), f, groups = self.padding, self.out_channels, self.groups
+        m = grad_out.shape[0] * grad_out.shape[2] * grad_out.shape[3]
+        g = grad_out.transpose(1, 0, 2, 3).reshape(groups, f // groups, m)
+        cols3 = cols.reshape(groups, self._group_rows(), m)
         if self.bias is not None:
-            self.bias.grad += g.sum(axis=1)
-        self.weight.grad += (g @ cols2d.T).reshape(self.weight.shape)
+            self.bias.grad += g.sum(axis=2).reshape(f)
+        self.weight.grad += np.matmul(g, cols3.transpose(0, 2, 1)).reshape(self.weight.shape)
         if not self.needs_input_grad:
             return None
         # cols has served its purpose: the column gradient overwrites it
-        np.matmul(self.weight.data.reshape(f, -1).T, g, out=cols2d)
+        np.matmul(self._grouped_weight().transpose(0, 2, 1), g, out=cols3)
         dxp = col2im(cols, padded_shape, self.stride)
         return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
     def extra_repr(self):
+        groups = f", groups={self.groups}" if self.groups != 1 else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+                f"{groups}")

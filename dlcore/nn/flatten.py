@@ -3,6 +3,8 @@
 Backward only undoes the reshape: ``∂L/∂x = reshape(g, x.shape)``.
 """
 
+import numpy as np
+
 from ._checks import float_input
 from .module import Module
 
@@ -22,7 +24,8 @@ class Flatten(Module):
                              f"does not fit an input of shape {x.shape}")
         start, end = self.start_dim % x.ndim, self.end_dim % x.ndim
         self.save_for_backward(x.shape)
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        merged = int(np.prod(x.shape[start:end + 1]))  # not -1: ambiguous for an empty batch
+        return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
 
     def backward(self, grad_out):
         (shape,) = self.saved_tensors

@@ -9,7 +9,10 @@ analytic gradient that disagrees by more than ~1e-6 has a bug. float32 is too co
 
 A layer's output is a tensor, not a scalar: ``gradcheck`` reduces it with a fixed random
 projection ``f = Σ r ⊙ y`` (every output entry matters, with a different weight), whose
-gradient w.r.t. y is ``r`` — the ``grad_out`` it feeds to ``backward``.
+gradient w.r.t. y is ``r`` — the ``grad_out`` it feeds to ``backward``. The projection comes
+from its own random stream (``projection(shape, seed)``), not from ``default_rng(seed)``:
+were it equal to the input, as when both are drawn with seed 0, ``Σ x ⊙ BatchNorm(x)`` has an
+input gradient of almost zero and the relative error measures only rounding noise.
 """
 
 import numpy as np
@@ -34,6 +37,15 @@ def numerical_gradient(f, x, eps=1e-6):
     return grad
 
 
+def projection(shape, seed=0):
+    """The fixed random weights r of ``f = Σ r ⊙ y``: standard normal, from a stream of their
+    own (``SeedSequence([seed, PROJECTION_STREAM])``) that no ``default_rng(seed)`` repeats."""
+    return np.random.default_rng([seed, PROJECTION_STREAM]).standard_normal(shape)
+
+
+PROJECTION_STREAM = 0x67726164  # "grad": any constant other than a plain seed
+
+
 def relative_error(analytic, numerical):
     """max |a - n| / max(|a|, |n|), over the whole tensor (robust to entries near zero)."""
     scale = max(np.abs(analytic).max(initial=0), np.abs(numerical).max(initial=0), 1e-12)
@@ -55,20 +67,20 @@ def gradcheck(module, x, target=None, eps=1e-6, tol=1e-6, seed=0, **forward_kwar
     is_loss = isinstance(module, _Loss)
     if is_loss == (target is None):
         raise ValueError("pass target= exactly when checking a loss")
-    projection = None
+    r = None
 
     def f():
-        nonlocal projection
+        nonlocal r
         if is_loss:
             return module(x, target, **forward_kwargs)
         y = module(x, **forward_kwargs)
-        if projection is None:
-            projection = np.random.default_rng(seed).standard_normal(y.shape)
-        return float(np.sum(projection * y))
+        if r is None:
+            r = projection(y.shape, seed)
+        return float(np.sum(r * y))
 
     module.zero_grad()
     f()
-    grad_x = module.backward() if is_loss else module.backward(projection)
+    grad_x = module.backward() if is_loss else module.backward(r)
     analytic = {"input": np.array(grad_x)}
     params = list(module.named_parameters())
     analytic.update((name, p.grad.copy()) for name, p in params)

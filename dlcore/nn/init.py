@@ -139,3 +139,16 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, rng)
+
+
+def torch_default_(weight, bias=None, rng=None):
+    """torch's default for Linear and Conv2d: weight and bias both U(-1/√fan_in, 1/√fan_in).
+
+    torch spells the weight's draw ``kaiming_uniform_(a=√5)``, which is the same bound:
+    gain √(2/(1+5)) times √(3/fan_in) = 1/√fan_in. The bias uses the weight's fan-in.
+    """
+    rng = get_rng(rng)
+    kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    if bias is not None:
+        uniform_fan_in_(bias, fan_in=calculate_fan_in_and_fan_out(weight)[0], rng=rng)
+    return weight

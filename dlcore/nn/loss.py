@@ -27,6 +27,14 @@ class _Loss(Module):
         return grad_pred * grad_pred.dtype.type(grad)
 
 
+def _nonempty(pred, loss):
+    """torch returns NaN (with a warning) for the mean over an empty batch; we refuse it."""
+    if pred.size == 0:
+        raise ValueError(f"{loss}: empty batch (input of shape {pred.shape}): the mean loss over "
+                         f"no examples is undefined; skip empty batches")
+    return pred
+
+
 def _same_shape(pred, target, loss):
     """A target of exactly ``pred``'s shape, in ``pred``'s precision."""
     target = np.asarray(target)
@@ -56,6 +64,7 @@ def _class_targets(logits, target, loss):
 class MSELoss(_Loss):
     def forward(self, pred, target):
         pred = float_input(pred, "MSELoss")
+        _nonempty(pred, "MSELoss")
         diff = pred - _same_shape(pred, target, "MSELoss")
         self.save_for_backward(2 * diff / diff.size)
         return float(np.mean(diff * diff))
@@ -66,6 +75,7 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, logits, target):
         logits = float_input(logits, "CrossEntropyLoss", 2, "(N, C)")
+        _nonempty(logits, "CrossEntropyLoss")
         target = _class_targets(logits, target, "CrossEntropyLoss")
         n = len(target)
         log_p = log_softmax(logits, 1)
@@ -80,6 +90,7 @@ class NLLLoss(_Loss):
 
     def forward(self, log_probs, target):
         log_probs = float_input(log_probs, "NLLLoss", 2, "(N, C)")
+        _nonempty(log_probs, "NLLLoss")
         target = _class_targets(log_probs, target, "NLLLoss")
         n = len(target)
         grad = np.zeros_like(log_probs)
@@ -93,6 +104,7 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, logits, target):
         logits = float_input(logits, "BCEWithLogitsLoss")
+        _nonempty(logits, "BCEWithLogitsLoss")
         target = _same_shape(logits, target, "BCEWithLogitsLoss")
         e = np.exp(-np.abs(logits))
         loss = np.maximum(logits, 0) - logits * target + np.log1p(e)

@@ -20,7 +20,7 @@ LocalResponseNorm (AlexNet), across channels, with n = ``size``::
 
 import numpy as np
 
-from ._checks import axis_size, float_input, same_dtype
+from ._checks import axis_size, float_input, in_range, positive_int, same_dtype
 from .module import Module, Parameter
 
 
@@ -29,12 +29,17 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.num_features = positive_int(num_features, "num_features", self.name)
+        self.eps = in_range(eps, "eps", self.name, 0, low_open=True)
+        if momentum is not None:
+            in_range(momentum, "momentum", self.name, 0, 1)
+        self.momentum = momentum
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        self.running_mean = np.zeros(num_features, dtype=dtype)
-        self.running_var = np.ones(num_features, dtype=dtype)
-        self.num_batches_tracked = 0
+        # buffers, as in torch: saved in state_dict(), not trained
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x):
         x = float_input(x, self.name, self.ndims, self.layout)
@@ -42,13 +47,15 @@ class _BatchNorm(Module):
         same_dtype(x, self.weight, self.name)
         axes = (0, *range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcasts a per-channel vector over x
-        if self.training:
+        batch_stats = self.training and x.size > 0
+        if batch_stats:
             mean, var = self._batch_statistics(x, axes)
-        else:
+        else:  # evaluation; or an empty batch, where torch leaves the statistics alone
             mean, var = self.running_mean, self.running_var
+            self.num_batches_tracked += self.training  # ... but counts the batch, as torch
         inv_std = 1 / np.sqrt(var + self.eps)
         x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-        self.save_for_backward(x_hat, inv_std, axes, shape, self.training)
+        self.save_for_backward(x_hat, inv_std, axes, shape, batch_stats)
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
 
     def _batch_statistics(self, x, axes):
@@ -64,13 +71,13 @@ class _BatchNorm(Module):
         return mean, var
 
     def backward(self, grad_out):
-        x_hat, inv_std, axes, shape, training = self.saved_tensors
+        x_hat, inv_std, axes, shape, batch_stats = self.saved_tensors
         d_bias = grad_out.sum(axis=axes)
         d_weight = (grad_out * x_hat).sum(axis=axes)
         self.bias.grad += d_bias
         self.weight.grad += d_weight
         scale = (self.weight.data * inv_std).reshape(shape)
-        if not training:
+        if not batch_stats:
             return scale * grad_out
         m = x_hat.size // self.num_features
         mean_g, mean_g_x_hat = (d_bias / m).reshape(shape), (d_weight / m).reshape(shape)
@@ -104,7 +111,8 @@ def _channel_window_sum(a, before, after):
 class LocalResponseNorm(Module):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size = positive_int(size, "size", "LocalResponseNorm")
+        self.alpha, self.beta, self.k = alpha, beta, k
 
     def forward(self, x):
         x = float_input(x, "LocalResponseNorm", (3, 4), "(N, C, L) or (N, C, H, W)")

@@ -22,21 +22,27 @@ import math
 
 import numpy as np
 
+from ._checks import in_range
 from .module import Parameter
 
 
 class Optimizer:
     def __init__(self, params, lr):
+        name = type(self).__name__
+        if callable(params):
+            raise TypeError(f"{name} got the method {getattr(params, '__qualname__', params)} "
+                            f"itself: call it, {name}(model.parameters(), ...)")
         self.params = list(params)
         if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError(f"{name} got an empty parameter list")
         for p in self.params:
             if not isinstance(p, Parameter):
-                raise TypeError(f"optimizer expects Parameters (e.g. model.parameters()), "
+                raise TypeError(f"{name} expects Parameters (e.g. model.parameters()), "
                                 f"got {type(p).__name__}")
-        if lr < 0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        self.lr = lr
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{name}: a Parameter is listed twice and would be stepped twice; "
+                             f"model.parameters() lists each shared Parameter once")
+        self.lr = in_range(lr, "lr", name, 0)
         self.state = [{} for _ in self.params]  # per-parameter buffers, created on first use
 
     def zero_grad(self):
@@ -55,6 +61,9 @@ class Optimizer:
 class SGD(Optimizer):
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params, lr)
+        in_range(momentum, "momentum", "SGD", 0)
+        in_range(dampening, "dampening", "SGD", 0, 1)
+        in_range(weight_decay, "weight_decay", "SGD", 0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.momentum, self.dampening = momentum, dampening
@@ -77,6 +86,10 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0):
         super().__init__(params, lr)
+        in_range(alpha, "alpha", "RMSprop", 0)
+        in_range(eps, "eps", "RMSprop", 0)
+        in_range(weight_decay, "weight_decay", "RMSprop", 0)
+        in_range(momentum, "momentum", "RMSprop", 0)
         self.alpha, self.eps, self.weight_decay, self.momentum = alpha, eps, weight_decay, momentum
 
     def _update(self, p, state):
@@ -100,7 +113,13 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        if len(tuple(betas)) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            in_range(beta, f"betas[{i}]", "Adam", 0, 1, high_open=True)
+        in_range(eps, "eps", "Adam", 0)
+        in_range(weight_decay, "weight_decay", "Adam", 0)
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
 
     def _update(self, p, state):
         g = self._decayed_grad(p)
@@ -123,6 +142,12 @@ class StepLR:
     (one call per epoch, after the optimiser's steps), as ``torch.optim.lr_scheduler.StepLR``."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"StepLR expects a dlcore.nn.optim optimizer, got "
+                            f"{type(optimizer).__name__}")
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        in_range(gamma, "gamma", "StepLR", 0)
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
         self.last_epoch = 0
         self._last_lr = [optimizer.lr]
