@@ -4,7 +4,8 @@ Modules (one idea each):
 
 - :mod:`dlcore.nn`     NumPy reference layers (forward and backward written out).
 - :mod:`dlcore.data`   MNIST, Fashion-MNIST and CIFAR-10 loaders with checksums and a cache.
-- :mod:`dlcore.train`  device choice, seeding, a training loop.
+- :mod:`dlcore.twins`  copy a ``dlcore.nn`` model's state_dict to its torch twin and back.
+- :mod:`dlcore.train`  device choice, seeding, one training loop for torch and NumPy models.
 - :mod:`dlcore.plot`   the figures the chapters share.
 
 Sub-modules are imported on demand, so ``import dlcore`` stays cheap and never imports torch.

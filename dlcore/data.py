@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import pickle
 import sys
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ._errors import ReaderError
 
 __all__ = [
     "MNIST_CLASSES",
@@ -40,6 +43,7 @@ __all__ = [
     "load_cifar10",
     "subset",
     "to_float",
+    "ArrayBatches",
 ]
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -56,8 +60,9 @@ _TIMEOUT_S = 30
 _CHUNK = 1 << 20
 
 
-class DataError(RuntimeError):
-    """A dataset file is missing, corrupt or unreadable, and could not be fetched."""
+class DataError(ReaderError, RuntimeError):
+    """A dataset file is missing, corrupt or unreadable, and could not be fetched. In a
+    notebook, IPython shows only its message (which says what to do), not the traceback."""
 
 
 @dataclass(frozen=True)
@@ -180,15 +185,31 @@ def _digest(path: Path, algorithm: str) -> str:
     return h.hexdigest()
 
 
+def _checksum(spec: RemoteFile) -> tuple[str, str]:
+    """The one checksum every check and every message uses: SHA-256 where published, else MD5."""
+    return ("sha256", spec.sha256) if spec.sha256 else ("md5", spec.md5)
+
+
+def _label(algorithm: str) -> str:
+    return {"sha256": "SHA-256", "md5": "MD5"}[algorithm]
+
+
 def _check(path: Path, spec: RemoteFile) -> str | None:
     """None if ``path`` is the published file, else a sentence saying what is wrong."""
     if spec.size is not None and path.stat().st_size != spec.size:
         return f"it has {path.stat().st_size:,} bytes, expected {spec.size:,} (truncated or not the original file)"
-    algorithm, expected = ("sha256", spec.sha256) if spec.sha256 else ("md5", spec.md5)
+    algorithm, expected = _checksum(spec)
     actual = _digest(path, algorithm)
     if actual != expected:
-        return f"its {algorithm.upper()} is {actual}, expected {expected}"
+        return f"its {_label(algorithm)} is {actual}, expected {expected}"
     return None
+
+
+def _readable_by_all(path: Path) -> None:
+    """mkstemp creates 0600 files; a cache shared between users needs the usual 0644."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def _urlopen(url: str):
@@ -212,6 +233,7 @@ def _download(url: str, target: Path, spec: RemoteFile) -> None:
         problem = _check(tmp, spec)
         if problem:
             raise DataError(f"downloaded {url} but {problem}")
+        _readable_by_all(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -226,13 +248,18 @@ def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Pa
     folder = data_dir(root) / subdir
     target = folder / spec.name
     problem = None
+    algorithm, digest = _checksum(spec)
+    if target.is_dir():
+        raise DataError(f"{target} is a directory, where the file {spec.name} should be: "
+                        f"remove or rename it, then load again (the file comes from "
+                        f"{spec.urls[0]}, {_label(algorithm)} {digest})")
     if target.is_file():
         problem = _check(target, spec)
         if problem is None:
             return target
         problem = f"the cached file {target} is corrupt: {problem}"
     where = (
-        f"Download it from {spec.urls[0]} (MD5 {spec.md5}) and put it at {target}, "
+        f"Download it from {spec.urls[0]} ({_label(algorithm)} {digest}) and put it at {target}, "
         f"or set DLCORE_DATA to a directory holding {subdir}/{spec.name}."
     )
     if not download:
@@ -242,11 +269,13 @@ def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Pa
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"cannot create the dataset directory {folder}: {e}. {where}") from e
+    for stale in folder.glob(f".{spec.name}.*.part"):  # left by a download that was killed
+        stale.unlink(missing_ok=True)
     for url in spec.urls:
         try:
             _download(url, target, spec)
             return target
-        except (OSError, urllib.error.URLError, DataError) as e:
+        except (OSError, urllib.error.URLError, http.client.HTTPException, DataError) as e:
             errors.append(f"{url}: {getattr(e, 'reason', e)}")
     head = problem or f"{spec.name} is not in {folder}"
     raise DataError(f"{head}, and it could not be downloaded ({'; '.join(errors)}). {where}")
@@ -370,3 +399,44 @@ def to_float(X: np.ndarray, dtype=np.float32) -> np.ndarray:
         raise ValueError(f"expected N×H×W or N×H×W×C images, got shape {X.shape}")
     return np.ascontiguousarray(X, dtype=dtype) / dtype(255)
 
+
+
+class ArrayBatches:
+    """Minibatches of NumPy arrays, re-iterable: ``for x, y in ArrayBatches(X, y, batch_size=128)``.
+
+    Every pass yields tuples ``(X[idx], y[idx], ...)`` covering all examples once, in batches of
+    ``batch_size`` (the last one smaller unless ``drop_last``). With ``shuffle``, each pass takes
+    a fresh order from one Generator seeded once with ``seed``: pass k is the same in every run,
+    and different from pass k + 1. What :func:`dlcore.train.fit` and ``fit_numpy`` take, beside
+    a torch ``DataLoader``.
+    """
+
+    def __init__(self, *arrays, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 drop_last: bool = False):
+        if not arrays:
+            raise ValueError("ArrayBatches needs at least one array, e.g. ArrayBatches(X, y, ...)")
+        for i, a in enumerate(arrays):
+            if not hasattr(a, "shape") or not hasattr(a, "__getitem__"):
+                raise TypeError(f"ArrayBatches: array {i} is a {type(a).__name__}; pass NumPy "
+                                f"arrays (e.g. np.asarray(labels)), so a batch can be indexed")
+        lengths = [len(a) for a in arrays]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"ArrayBatches: the arrays have different lengths {lengths}; "
+                             f"expected one example per row in each")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"ArrayBatches: batch_size must be an int >= 1, got {batch_size!r}")
+        self.arrays, self.batch_size = arrays, int(batch_size)
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        n = len(self.arrays[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.arrays[0])
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield tuple(a[idx] for a in self.arrays)

@@ -1,36 +1,79 @@
-"""Device choice, seeding and thread control (the first lines of every chapter), and the
-training loops: :func:`fit_numpy` for the NumPy models of :mod:`dlcore.nn`, :func:`fit` and
-:func:`evaluate` (top-1/top-5) for torch models. Both loops share epochs, validation, early
-stopping and the progress bar."""
+"""Device choice, seeding and thread control (the first lines of every chapter), and one
+training loop for every task: :func:`fit` for torch models, :func:`fit_numpy` for the NumPy
+models of :mod:`dlcore.nn`, with the same signature and the same :class:`History`.
+
+The loop knows nothing of the task. It takes
+
+- ``train`` (and ``val``): re-iterable iterables of batches, each a tuple of arrays or tensors
+  (a torch ``DataLoader``, or :class:`dlcore.data.ArrayBatches` over NumPy arrays);
+- ``loss(model, batch)``: the scalar loss of one batch, or a pair ``(loss, outputs)`` so that
+  metrics reuse that forward pass. torch: the loop calls ``backward()``. NumPy (no autograd):
+  the callable runs forward *and*, when the model is in training mode, backward, leaving the
+  gradients in ``.grad``. :func:`supervised` and :func:`reconstruction` build the usual ones;
+- ``metrics``: callables ``(outputs, batch) -> float`` (:func:`accuracy`, :func:`top_k`),
+  averaged over the examples of each pass.
+
+Per epoch: ``on_epoch(epoch)``, one pass over ``train`` (an optimiser step per batch), one over
+``val`` in evaluation mode, the scheduler's step, early stopping. A non-finite loss stops at
+once with :class:`TrainingDiverged`, naming the epoch and the batch.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ._errors import ReaderError
+
 __all__ = ["device", "seed_everything", "set_threads", "minibatches", "predict_numpy",
-           "evaluate_numpy", "fit_numpy", "evaluate", "fit", "History"]
+           "fit", "fit_numpy", "evaluate", "supervised", "reconstruction", "accuracy", "top_k",
+           "History", "TrainingDiverged"]
 
 
 def device(prefer: str | None = None):
     """The best available torch device: CUDA, then Apple's MPS, then the CPU.
 
-    ``prefer="cpu"`` (or ``$DLCORE_DEVICE=cpu``) forces a device, e.g. to compare with a GPU run.
+    ``prefer`` (or ``$DLCORE_DEVICE``) forces one: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``. A name torch does not know, or an accelerator this machine lacks, is an error
+    that says what is available.
     """
     import torch
 
-    prefer = prefer or os.environ.get("DLCORE_DEVICE")
-    if prefer:
-        return torch.device(prefer)
+    origin = "device(prefer=...)"
+    if prefer is None and os.environ.get("DLCORE_DEVICE"):
+        prefer, origin = os.environ["DLCORE_DEVICE"], "the environment variable DLCORE_DEVICE"
+    available = _available_devices(torch)
+    if not prefer:
+        return torch.device(available[0])
+    try:
+        chosen = torch.device(prefer)
+    except (RuntimeError, ValueError):
+        chosen = None
+    if chosen is None or chosen.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{origin} is {prefer!r}, which is not a device: use one of "
+                         f"{', '.join(available)} (available here), e.g. DLCORE_DEVICE=cpu")
+    ok = (chosen.type == "cpu" or (chosen.type == "mps" and "mps" in available)
+          or (chosen.type == "cuda" and torch.cuda.is_available()
+              and (chosen.index or 0) < torch.cuda.device_count()))
+    if not ok:
+        raise ValueError(f"{origin} is {prefer!r}, but this machine has no such device; "
+                         f"available here: {', '.join(available)}")
+    return chosen
+
+
+def _available_devices(torch):
+    names = []
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        names.append("mps")
+    return names + ["cpu"]
 
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> np.random.Generator:
@@ -66,7 +109,411 @@ def set_threads(n: int = 2) -> None:
     threadpool_limits(limits=n, user_api="blas")
 
 
-# --------------------------------------------------------------------------- NumPy models
+# --------------------------------------------------------------------------- losses and metrics
+
+
+def _is_numpy_model(model) -> bool:
+    from . import nn
+
+    return isinstance(model, nn.Module)
+
+
+class _Criterion:
+    """``loss(model, batch) -> (loss, outputs)`` around a criterion such as CrossEntropyLoss."""
+
+    def __init__(self, criterion, name):
+        if not callable(criterion):
+            raise TypeError(f"{name}() expects a criterion such as nn.CrossEntropyLoss(), got "
+                            f"{criterion!r}")
+        self.criterion, self.name = criterion, name
+
+    def targets(self, batch):
+        raise NotImplementedError
+
+    def __call__(self, model, batch):
+        inputs, target = self.targets(batch)
+        outputs = model(inputs)
+        value = self.criterion(outputs, target)
+        if _is_numpy_model(model) and model.training:
+            model.backward(self.criterion.backward())  # no autograd: the chain rule, by hand
+        return value, outputs
+
+    def __repr__(self):
+        return f"{self.name}({self.criterion!r})"
+
+
+class _Supervised(_Criterion):
+    def targets(self, batch):
+        if len(batch) < 2:
+            raise ValueError(f"supervised() needs batches (inputs, targets), got a batch of "
+                             f"{len(batch)} array(s); for autoencoders use reconstruction()")
+        return batch[0], batch[1]
+
+
+class _Reconstruction(_Criterion):
+    def targets(self, batch):
+        return batch[0], batch[0]
+
+
+def supervised(criterion):
+    """The loss of a batch ``(x, y, ...)``: ``criterion(model(x), y)``. For NumPy models it
+    also runs ``model.backward(criterion.backward())`` in training mode."""
+    return _Supervised(criterion, "supervised")
+
+
+def reconstruction(criterion):
+    """The loss of an autoencoder on a batch ``(x, ...)``: ``criterion(model(x), x)``. (A
+    denoising autoencoder's batch ``(noisy, clean)`` is :func:`supervised`.)"""
+    return _Reconstruction(criterion, "reconstruction")
+
+
+def accuracy(outputs, batch) -> float:
+    """The fraction of rows whose highest score is the label ``batch[1]``."""
+    hits = outputs.argmax(1) == batch[1]
+    return float(hits.sum()) / len(hits)
+
+
+def top_k(k: int) -> Callable:
+    """A metric: the fraction of rows whose label is among the ``k`` highest scores
+    (``k`` is capped at the number of classes). Named ``"top{k}"`` in a History."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"top_k: k must be an int >= 1, got {k!r}")
+
+    def metric(outputs, batch):
+        labels, kk = batch[1], min(k, outputs.shape[1])
+        if isinstance(outputs, np.ndarray):
+            ranked = np.argpartition(-outputs, kk - 1, axis=1)[:, :kk]
+            hits = (ranked == np.asarray(labels)[:, None]).any(axis=1)
+        else:
+            hits = (outputs.topk(kk, dim=1).indices == labels[:, None]).any(dim=1)
+        return float(hits.sum()) / len(hits)
+
+    metric.__name__ = metric.__qualname__ = f"top{k}"
+    return metric
+
+
+def _metric_name(metric) -> str:
+    return getattr(metric, "__name__", type(metric).__name__)
+
+
+# --------------------------------------------------------------------------- history, errors
+
+
+class History(dict):
+    """Per-epoch numbers: ``"train loss"``, ``"val loss"``, ``"lr"`` and, per metric,
+    ``"train <name>"`` and ``"val <name>"``.
+
+    ``best_epoch`` (1-based) is the epoch whose weights the model holds when the loop returns:
+    with ``val``, the one with the lowest validation loss (the loop puts its weights back);
+    without, the last. ``stopped_early`` says whether ``patience`` ended training, ``seconds``
+    how long it took.
+    """
+
+    best_epoch: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.get("train loss", []))
+
+
+class TrainingDiverged(ReaderError, FloatingPointError):
+    """The loss became NaN or infinite; ``history`` holds the epochs completed before."""
+
+    def __init__(self, message, history=None):
+        super().__init__(message)
+        self.history = history
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class _Torch:
+    """What the loop needs from torch: device moves, a training step, snapshots."""
+
+    def __init__(self, model, optimizer):
+        import torch
+
+        self.torch, self.model, self.optimizer = torch, model, optimizer
+        params = list(model.parameters())
+        if not params:
+            raise ValueError("fit: the model has no parameters to train")
+        self.device, self.dtype = params[0].device, params[0].dtype
+
+    def batch(self, batch):
+        out = []
+        for i, a in enumerate(_as_tuple(batch)):
+            _refuse_lists(a, i)
+            t = self.torch.as_tensor(a)
+            out.append(t.to(self.device, non_blocking=True))
+        return tuple(out)
+
+    def dtype_of(self, batch):
+        return batch[0].dtype if batch[0].is_floating_point() else None
+
+    def scalar(self, value):
+        return float(value.detach()) if isinstance(value, self.torch.Tensor) else float(value)
+
+    def forward(self, loss_fn, batch):
+        self.optimizer.zero_grad()
+        return _split(loss_fn(self.model, batch))
+
+    def update(self, value):
+        value.backward()
+        self.optimizer.step()
+
+    def no_grad(self):
+        return self.torch.no_grad()
+
+    def snapshot(self):
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore(self, state):
+        self.model.load_state_dict(state)
+
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def is_plateau(self, scheduler):
+        return isinstance(scheduler, self.torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+class _NumPy:
+    def __init__(self, model, optimizer):
+        if not _is_numpy_model(model):
+            raise TypeError(f"fit_numpy trains dlcore.nn models; got a {type(model).__name__} "
+                            f"(for a torch model use dlcore.train.fit)")
+        self.model, self.optimizer = model, optimizer
+        params = list(model.parameters())
+        if not params:
+            raise ValueError("fit_numpy: the model has no parameters to train")
+        self.dtype = params[0].dtype
+
+    def batch(self, batch):
+        out = []
+        for i, a in enumerate(_as_tuple(batch)):
+            _refuse_lists(a, i)
+            out.append(a.numpy() if hasattr(a, "numpy") and not isinstance(a, np.ndarray)
+                       else np.asarray(a))
+        return tuple(out)
+
+    def dtype_of(self, batch):
+        return batch[0].dtype if np.issubdtype(batch[0].dtype, np.floating) else None
+
+    def scalar(self, value):
+        return float(value)
+
+    def forward(self, loss_fn, batch):
+        self.optimizer.zero_grad()
+        return _split(loss_fn(self.model, batch))  # forward and backward: no autograd here
+
+    def update(self, value):
+        self.optimizer.step()
+
+    def no_grad(self):
+        return _Nothing()
+
+    def snapshot(self):
+        return {k: v.copy() for k, v in self.model.state_dict().items()}
+
+    def restore(self, state):
+        self.model.load_state_dict(state)
+
+    def lr(self):
+        return self.optimizer.lr
+
+    def is_plateau(self, scheduler):
+        return False
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _as_tuple(batch):
+    if isinstance(batch, (tuple, list)):
+        return tuple(batch)
+    return (batch,)
+
+
+def _refuse_lists(a, i):
+    if isinstance(a, (list, tuple)):
+        raise TypeError(f"batch element {i} is a Python {type(a).__name__}; pass NumPy arrays or "
+                        f"tensors (e.g. np.asarray(labels)), one row per example")
+
+
+def _split(result):
+    if isinstance(result, tuple):
+        if len(result) != 2:
+            raise TypeError(f"loss(model, batch) must return a loss or (loss, outputs), got a "
+                            f"tuple of {len(result)}")
+        return result
+    return result, None
+
+
+def _check_args(epochs, patience, val, scheduler, engine):
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if patience is not None and val is None:
+        raise ValueError("early stopping (patience) needs validation data: pass val=")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be an int >= 1 or None, got {patience!r}")
+    if scheduler is not None and engine.is_plateau(scheduler) and val is None:
+        raise ValueError("a plateau scheduler steps on the validation loss: pass val=")
+
+
+def _run_pass(engine, loss_fn, data, metrics, training, epoch=None, history=None):
+    """One pass over ``data``: mean loss and metrics, weighted by the examples per batch."""
+    model = engine.model
+    model.train(training)
+    total, sums, n = 0.0, dict.fromkeys(map(_metric_name, metrics), 0.0), 0
+    checked = False
+    for b, raw in enumerate(data, start=1):
+        batch = engine.batch(raw)
+        if not checked:
+            _check_dtype(engine, batch)
+            checked = True
+        size = len(batch[0])
+        if training:
+            value, outputs = engine.forward(loss_fn, batch)
+            _check_finite(engine.scalar(value), epoch, b, data, history)  # before the step
+            engine.update(value)
+        else:
+            with engine.no_grad():
+                value, outputs = _split(loss_fn(model, batch))
+        total += engine.scalar(value) * size
+        if metrics:
+            if outputs is None:
+                with engine.no_grad():
+                    outputs = model(batch[0])
+            for m in metrics:
+                sums[_metric_name(m)] += float(m(outputs, batch)) * size
+        n += size
+    if n == 0:
+        which = "train" if training else "val"
+        raise ValueError(f"{which} yielded no examples: pass a non-empty DataLoader or "
+                         f"ArrayBatches")
+    return total / n, {k: v / n for k, v in sums.items()}
+
+
+def _check_dtype(engine, batch):
+    dtype = engine.dtype_of(batch)
+    if dtype is not None and dtype != engine.dtype:
+        raise TypeError(f"the model's parameters are {engine.dtype} but the batch's inputs are "
+                        f"{dtype}: convert the data (e.g. X.astype(np.float32)) or the model "
+                        f"(e.g. model.double(), or build dlcore.nn layers with dtype=)")
+
+
+def _check_finite(value, epoch, batch_index, data, history):
+    if math.isfinite(value):
+        return
+    of = f" of {len(data)}" if hasattr(data, "__len__") else ""
+    raise TrainingDiverged(
+        f"the training loss is {value} at epoch {epoch}, batch {batch_index}{of}; training "
+        f"stopped before that batch's step, so the model holds the weights of the step before. "
+        f"Usual causes: a learning rate too large for this model (try one ten times smaller), "
+        f"inputs on a large scale (e.g. pixels in 0..255 rather than 0..1), or a log or a "
+        f"division of zero in a hand-written loss.", history)
+
+
+def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoch, progress):
+    from tqdm.auto import tqdm
+
+    _check_args(epochs, patience, val, scheduler, engine)
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable loss(model, batch), e.g. "
+                        f"dlcore.train.supervised(criterion); got {loss!r}")
+    metrics = tuple(metrics)
+    history = History({"train loss": []})
+    best_loss, best_state, waited = math.inf, None, 0
+    start = time.perf_counter()
+    bar = tqdm(total=epochs, desc="epochs", unit="epoch", disable=not progress)
+    try:
+        for epoch in range(1, epochs + 1):
+            if on_epoch is not None:
+                on_epoch(epoch)
+            train_loss, train_metrics = _run_pass(engine, loss, train, metrics, True, epoch,
+                                                  history)
+            history["train loss"].append(train_loss)
+            for name, value in train_metrics.items():
+                history.setdefault(f"train {name}", []).append(value)
+            history.setdefault("lr", []).append(engine.lr())
+            val_loss = None
+            if val is not None:
+                val_loss, val_metrics = _run_pass(engine, loss, val, metrics, False)
+                history.setdefault("val loss", []).append(val_loss)
+                for name, value in val_metrics.items():
+                    history.setdefault(f"val {name}", []).append(value)
+                bar.set_postfix({"val loss": f"{val_loss:.4f}",
+                                 **{k: f"{v:.4f}" for k, v in val_metrics.items()}})
+            if scheduler is not None:
+                scheduler.step(val_loss) if engine.is_plateau(scheduler) else scheduler.step()
+            bar.update(1)
+            if val_loss is None:
+                history.best_epoch = epoch
+            elif val_loss < best_loss:
+                best_loss, waited, history.best_epoch = val_loss, 0, epoch
+                best_state = engine.snapshot()
+            else:
+                waited += 1
+                if patience is not None and waited >= patience:
+                    history.stopped_early = True
+                    bar.total = epoch  # a finished run, not an interrupted one
+                    bar.set_description(f"epochs (early stop, best {history.best_epoch})")
+                    break
+    finally:
+        bar.close()
+        engine.model.train()
+    if best_state is not None and history.best_epoch != history.epochs:
+        engine.restore(best_state)  # the model holds the weights of best_epoch
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
+        val: Iterable | None = None, metrics=(), scheduler=None, patience: int | None = None,
+        on_epoch: Callable | None = None, progress: bool = True) -> History:
+    """Train a torch model on the device its parameters live on (move it first:
+    ``model.to(dlcore.train.device())``); each batch is moved there as it comes.
+
+    ``scheduler`` steps once per epoch (a ``ReduceLROnPlateau`` with the validation loss).
+    ``patience``: stop once the validation loss has not improved for that many epochs. Either
+    way, with ``val`` the model ends with the weights of the epoch of lowest validation loss
+    (``History.best_epoch``).
+    """
+    return _fit(_Torch(model, optimizer), train, loss, epochs, val, metrics, scheduler,
+                patience, on_epoch, progress)
+
+
+def fit_numpy(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
+              val: Iterable | None = None, metrics=(), scheduler=None,
+              patience: int | None = None, on_epoch: Callable | None = None,
+              progress: bool = True) -> History:
+    """:func:`fit` for :mod:`dlcore.nn` models: the same arguments and History. ``loss`` runs
+    forward and backward (:func:`supervised` and :func:`reconstruction` do)."""
+    return _fit(_NumPy(model, optimizer), train, loss, epochs, val, metrics, scheduler,
+                patience, on_epoch, progress)
+
+
+def evaluate(model, data: Iterable, *, loss: Callable, metrics=()) -> dict:
+    """Mean loss and metrics of a torch or :mod:`dlcore.nn` model over ``data``, in evaluation
+    mode (and without gradients), e.g. ``{"loss": 0.07, "accuracy": 0.98, "top5": 1.0}``.
+    The model's train/eval mode is restored afterwards."""
+    engine = _NumPy(model, None) if _is_numpy_model(model) else _Torch(model, None)
+    was_training = model.training
+    try:
+        value, measured = _run_pass(engine, loss, data, tuple(metrics), False)
+    finally:
+        model.train(was_training)
+    return {"loss": value, **measured}
+
+
+# --------------------------------------------------------------------------- NumPy helpers
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None):
@@ -80,175 +527,7 @@ def predict_numpy(model, X, batch_size: int = 2000):
     """The outputs of a :mod:`dlcore.nn` model on ``X``, in eval mode, batch by batch."""
     was_training = model.training
     model.eval()
-    out = np.concatenate([model(X[idx]) for idx in minibatches(len(X), batch_size)])
-    model.train(was_training)
-    return out
-
-
-def evaluate_numpy(model, criterion, X, y, batch_size: int = 2000):
-    """Mean loss and accuracy of a :mod:`dlcore.nn` classifier (eval mode, in batches)."""
-    scores = predict_numpy(model, X, batch_size)
-    return float(criterion(scores, y)), float(np.mean(scores.argmax(1) == y))
-
-
-class History(dict):
-    """Per-epoch metrics (``"train loss"``, ``"train acc"``, ``"val loss"``, ``"val acc"``) with
-    the epoch whose weights were kept (``best_epoch``, 1-based) and the training time."""
-
-    best_epoch: int = 0
-    stopped_early: bool = False
-    seconds: float = 0.0
-
-
-def _run_epochs(train_epoch, validate, snapshot, restore, epochs, patience, scheduler, progress):
-    """The loop both trainers share: epochs, validation, early stopping, a progress bar.
-
-    ``train_epoch()`` returns (loss, accuracy) on the training data; ``validate()`` returns
-    (loss, accuracy) on the validation data, or None without any; ``snapshot()`` copies the
-    model's state and ``restore(state)`` puts one back.
-    """
-    from tqdm.auto import tqdm
-
-    history = History({"train loss": [], "train acc": []})
-    best_loss, best_state, waited = np.inf, None, 0
-    start = time.perf_counter()
-    bar = tqdm(total=epochs, desc="epochs", unit="epoch", disable=not progress)
-    for epoch in range(1, epochs + 1):
-        train_loss, train_acc = train_epoch()
-        if scheduler is not None:
-            scheduler.step()
-        history["train loss"].append(train_loss)
-        history["train acc"].append(train_acc)
-        bar.update(1)
-        measured = validate()
-        if measured is None:
-            history.best_epoch = epoch
-            continue
-        val_loss, val_acc = measured
-        history.setdefault("val loss", []).append(val_loss)
-        history.setdefault("val acc", []).append(val_acc)
-        bar.set_postfix({"val acc": f"{val_acc:.4f}"})
-        if val_loss < best_loss:
-            best_loss, waited, history.best_epoch = val_loss, 0, epoch
-            best_state = snapshot() if patience is not None else None
-        else:
-            waited += 1
-            if patience is not None and waited >= patience:
-                history.stopped_early = True
-                bar.total = epoch  # a finished run, not an interrupted one
-                bar.set_description(f"epochs (early stop, best {history.best_epoch})")
-                break
-    bar.close()
-    if best_state is not None:
-        restore(best_state)
-    history.seconds = time.perf_counter() - start
-    return history
-
-
-def _check_fit_args(X, y, X_val, patience):
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
-    if patience is not None and X_val is None:
-        raise ValueError("early stopping (patience) needs validation data X_val, y_val")
-
-
-def fit_numpy(model, criterion, optimizer, X, y, X_val=None, y_val=None, epochs: int = 10,
-              batch_size: int = 128, patience: int | None = None, scheduler=None, seed: int = 0,
-              progress: bool = True) -> History:
-    """Train a :mod:`dlcore.nn` classifier with minibatch gradient steps.
-
-    Each epoch visits the training set in a fresh seeded order; after it, the validation
-    loss and accuracy are measured. With ``patience``, training stops once the validation loss
-    has not improved for that many epochs (*early stopping*), and the weights of the best epoch
-    are put back. A progress bar shows the epochs.
-    """
-    _check_fit_args(X, y, X_val, patience)
-    rng = np.random.default_rng(seed)
-
-    def train_epoch():
-        model.train()
-        total_loss, correct = 0.0, 0
-        for idx in minibatches(len(X), batch_size, rng):
-            scores = model(X[idx])
-            total_loss += float(criterion(scores, y[idx])) * len(idx)
-            correct += int((scores.argmax(1) == y[idx]).sum())
-            optimizer.zero_grad()
-            model.backward(criterion.backward())
-            optimizer.step()
-        return total_loss / len(X), correct / len(X)
-
-    return _run_epochs(
-        train_epoch,
-        lambda: None if X_val is None else evaluate_numpy(model, criterion, X_val, y_val),
-        lambda: {k: v.copy() for k, v in model.state_dict().items()},
-        model.load_state_dict, epochs, patience, scheduler, progress)
-
-
-# --------------------------------------------------------------------------- torch models
-
-
-def evaluate(model, loss_fn, X, y, batch_size: int = 1000, topk=(1, 5)):
-    """Mean loss and top-k accuracies of a torch classifier, in eval mode and without gradients.
-
-    Returns ``{"loss": ..., "top1": ..., "top5": ...}`` (one ``topK`` per entry of ``topk``; a
-    prediction is top-k correct when the true class is among the k highest scores).
-    """
-    import torch
-
-    dev = next(model.parameters()).device
-    X, y = torch.as_tensor(X), torch.as_tensor(y)
-    was_training = model.training
-    model.eval()
-    total_loss, hits = 0.0, dict.fromkeys(topk, 0)
-    with torch.no_grad():
-        for start in range(0, len(X), batch_size):
-            xb, yb = X[start:start + batch_size].to(dev), y[start:start + batch_size].to(dev)
-            scores = model(xb)
-            total_loss += loss_fn(scores, yb).item() * len(xb)
-            ranked = scores.topk(min(max(topk), scores.shape[1]), dim=1).indices  # k <= classes
-            for k in topk:
-                hits[k] += (ranked[:, :k] == yb[:, None]).any(dim=1).sum().item()
-    model.train(was_training)
-    return {"loss": total_loss / len(X), **{f"top{k}": hits[k] / len(X) for k in topk}}
-
-
-def fit(model, loss_fn, optimizer, X, y, X_val=None, y_val=None, epochs: int = 10,
-        batch_size: int = 128, patience: int | None = None, scheduler=None, seed: int = 0,
-        progress: bool = True) -> History:
-    """Train a torch classifier on the device its parameters live on; the twin of :func:`fit_numpy`.
-
-    Same arguments and :class:`History` as :func:`fit_numpy`; ``X, y`` may be NumPy arrays or
-    tensors. The data moves to the model's device once, so move the model first
-    (``model.to(device())``).
-    """
-    import torch
-
-    _check_fit_args(X, y, X_val, patience)
-    dev = next(model.parameters()).device
-    X, y = torch.as_tensor(X).to(dev), torch.as_tensor(y).to(dev)
-    order = torch.Generator().manual_seed(seed)
-
-    def train_epoch():
-        model.train()
-        total_loss, correct = 0.0, 0
-        for idx in torch.randperm(len(X), generator=order).split(batch_size):
-            idx = idx.to(dev)
-            scores = model(X[idx])
-            loss = loss_fn(scores, y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(idx)
-            correct += (scores.argmax(1) == y[idx]).sum().item()
-        return total_loss / len(X), correct / len(X)
-
-    def validate():
-        if X_val is None:
-            return None
-        metrics = evaluate(model, loss_fn, X_val, y_val, topk=(1,))
-        return metrics["loss"], metrics["top1"]
-
-    return _run_epochs(
-        train_epoch, validate,
-        lambda: {k: v.detach().clone() for k, v in model.state_dict().items()},
-        model.load_state_dict, epochs, patience, scheduler, progress)
+    try:
+        return np.concatenate([model(X[idx]) for idx in minibatches(len(X), batch_size)])
+    finally:
+        model.train(was_training)

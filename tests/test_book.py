@@ -66,3 +66,30 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert "make book" in readme and "make test" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.rstrip().splitlines()[-1] == "make test"
+
+
+def test_a_chapter_without_its_data_shows_one_clear_message(tmp_path):
+    """In a real kernel, a missing dataset shows the loader's message, not a 40-line traceback."""
+    import sys
+
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import CurrentEnvSpecs
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import os\nos.environ['DLCORE_DATA'] = {str(tmp_path)!r}\n"
+        "from dlcore import data\ndata.load_mnist(download=False)")])
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnvSpecs())
+    try:
+        NotebookClient(nb, km=km, timeout=120, allow_errors=True).execute()
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    (error,) = [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    assert error.ename == "DataError"
+    assert len(error.traceback) == 1, error.traceback
+    assert "train-images-idx3-ubyte.gz is not in" in error.traceback[0]
+    assert "download=False" in error.traceback[0] and "Traceback" not in error.traceback[0]

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import pickle
@@ -141,7 +142,7 @@ def test_corrupt_cached_file_offline_says_corrupt(tmp_path, network, real_label_
     corrupt = bytearray(real_label_bytes)
     corrupt[2000] ^= 0xFF  # right size, one byte flipped
     target.write_bytes(bytes(corrupt))
-    with pytest.raises(DataError, match=r"is corrupt: its SHA256 is [0-9a-f]{64}, expected f7ae60f9"):
+    with pytest.raises(DataError, match=r"is corrupt: its SHA-256 is [0-9a-f]{64}, expected f7ae60f9"):
         data.fetch(LABELS, "mnist", root=tmp_path)
 
 
@@ -154,7 +155,7 @@ def test_truncated_file_error_mentions_sizes(tmp_path, network, real_label_bytes
 
 def test_corrupt_download_is_rejected_and_leaves_nothing(tmp_path, network, real_label_bytes):
     network.serve[LABELS.name] = real_label_bytes[:-10] + b"0123456789"
-    with pytest.raises(DataError, match="downloaded .* but its SHA256"):
+    with pytest.raises(DataError, match="downloaded .* but its SHA-256"):
         data.fetch(LABELS, "mnist", root=tmp_path)
     assert list((tmp_path / "mnist").iterdir()) == []
 
@@ -165,6 +166,86 @@ def test_interrupted_download_leaves_no_partial_file(tmp_path, network, real_lab
     with pytest.raises(DataError, match="connection reset"):
         data.fetch(LABELS, "mnist", root=tmp_path)
     assert list((tmp_path / "mnist").iterdir()) == []
+
+
+def test_downloaded_files_get_ordinary_permissions(tmp_path, network, real_label_bytes):
+    network.serve[LABELS.name] = real_label_bytes
+    old = os.umask(0o022)
+    try:
+        path = data.fetch(LABELS, "mnist", root=tmp_path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: a shared cache works
+
+
+def test_a_download_cut_midway_tries_the_next_mirror(tmp_path, network, real_label_bytes,
+                                                     monkeypatch):
+    calls = []
+
+    def cut_then_serve(url):
+        calls.append(url)
+        if len(calls) == 1:  # the first mirror closes the connection early
+            response = FakeResponse(real_label_bytes, None)
+            response.read = lambda n=-1: (_ for _ in ()).throw(
+                http.client.IncompleteRead(b"partial", 4000))
+            return response
+        return FakeResponse(real_label_bytes, None)
+
+    monkeypatch.setattr(data, "_urlopen", cut_then_serve)
+    path = data.fetch(LABELS, "mnist", root=tmp_path)
+    assert path.read_bytes() == real_label_bytes and len(calls) == 2
+    assert leftovers(tmp_path) == []
+
+
+def test_a_download_cut_on_every_mirror_is_the_loaders_own_error(tmp_path, monkeypatch):
+    def always_cut(url):
+        raise http.client.IncompleteRead(b"", 4542)
+
+    monkeypatch.setattr(data, "_urlopen", always_cut)
+    monkeypatch.delenv("DLCORE_DATA", raising=False)
+    with pytest.raises(DataError, match="could not be downloaded .*IncompleteRead"):
+        data.fetch(LABELS, "mnist", root=tmp_path)
+
+
+def test_a_part_file_left_by_a_killed_download_is_cleaned_up(tmp_path, network, real_label_bytes):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    stale = folder / f".{LABELS.name}.abc123.part"
+    stale.write_bytes(b"half a file")
+    network.serve[LABELS.name] = real_label_bytes
+    data.fetch(LABELS, "mnist", root=tmp_path)
+    assert leftovers(tmp_path) == []
+    stale.write_bytes(b"half a file")  # and also when the next attempt fails
+    (folder / LABELS.name).unlink()
+    network.serve.clear()
+    with pytest.raises(DataError):
+        data.fetch(LABELS, "mnist", root=tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+def test_advice_and_diagnosis_name_the_same_checksum(tmp_path, network, real_label_bytes):
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / LABELS.name).write_bytes(real_label_bytes[:-1] + b"x")
+    with pytest.raises(DataError) as e:
+        data.fetch(LABELS, "mnist", root=tmp_path)
+    message = str(e.value)
+    assert f"expected {LABELS.sha256}" in message  # the diagnosis
+    assert f"(SHA-256 {LABELS.sha256}) and put it at" in message  # the advice
+    assert "MD5" not in message
+
+
+def test_a_directory_where_the_file_should_be(tmp_path, network):
+    (tmp_path / "mnist" / LABELS.name).mkdir(parents=True)
+    with pytest.raises(DataError, match=rf"{LABELS.name} is a directory, where the file "
+                                        rf"{LABELS.name} should be: remove or rename it"):
+        data.fetch(LABELS, "mnist", root=tmp_path)
+    assert network.requests == []
+
+
+def test_in_a_notebook_a_data_error_shows_only_its_message():
+    error = DataError("t10k-labels-idx1-ubyte.gz is not in /data/mnist; download=False.")
+    lines = error._render_traceback_()  # what IPython prints instead of the traceback
+    assert len(lines) == 1 and "DataError" in lines[0] and "download=False" in lines[0]
 
 
 def test_good_cached_file_is_not_replaced_by_a_failed_download(tmp_path, network, real_label_bytes):

@@ -1,6 +1,7 @@
 """dlcore.train (device, seeding) and dlcore.plot (the shared figures)."""
 
 import random
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,7 +35,26 @@ def test_device_prefers_accelerators_and_can_be_forced(monkeypatch):
     assert train.device().type == "cuda"
     monkeypatch.setenv("DLCORE_DEVICE", "cpu")
     assert train.device().type == "cpu"
-    assert train.device("meta").type == "meta"
+    assert train.device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("value, fragments", [
+    ("gpu", ["DLCORE_DEVICE is 'gpu', which is not a device", "cpu (available here)"]),
+    ("meta", ["DLCORE_DEVICE is 'meta', which is not a device"]),
+    ("cuda", ["DLCORE_DEVICE is 'cuda', but this machine has no such device",
+              "available here: cpu"]),
+    ("cuda:3", ["'cuda:3', but this machine has no such device"]),
+    ("mps", ["DLCORE_DEVICE is 'mps', but this machine has no such device"]),
+])
+def test_dlcore_device_is_validated(monkeypatch, value, fragments):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setenv("DLCORE_DEVICE", value)
+    with pytest.raises(ValueError, match=".*".join(map(re.escape, fragments))):
+        train.device()
+    monkeypatch.delenv("DLCORE_DEVICE")
+    with pytest.raises(ValueError, match=r"device\(prefer=...\) is"):
+        train.device(value)
 
 
 def test_set_threads_limits_torch_and_numpy_blas():
@@ -118,120 +138,3 @@ def test_learning_curves_one_line_per_key():
 def test_book_style_sets_moderate_dpi():
     plot.use_book_style()
     assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["savefig.dpi"] == 100
-
-
-# ----------------------------------------------------------------------------- NumPy training loop
-
-
-def _blobs(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, size=n)
-    X = rng.normal(size=(n, 2)) * 0.7 + np.array([[0, 3], [3, 0], [-3, -3]])[y]
-    return X, y
-
-
-def _mlp():
-    from dlcore import nn
-
-    rng = np.random.default_rng(0)
-    return nn.Sequential(nn.Linear(2, 16, rng=rng, dtype=np.float64), nn.ReLU(),
-                         nn.Linear(16, 3, rng=rng, dtype=np.float64))
-
-
-def test_minibatches_cover_every_index_once():
-    batches = list(train.minibatches(10, 4, np.random.default_rng(0)))
-    assert [len(b) for b in batches] == [4, 4, 2]
-    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
-    assert np.concatenate(list(train.minibatches(5, 2))).tolist() == [0, 1, 2, 3, 4]
-
-
-def test_fit_numpy_learns_and_records_history():
-    from dlcore import nn
-
-    X, y = _blobs()
-    model, crit = _mlp(), nn.CrossEntropyLoss()
-    hist = train.fit_numpy(model, crit, nn.optim.SGD(model.parameters(), lr=0.1), X[:200], y[:200],
-                           X[200:], y[200:], epochs=5, batch_size=32, progress=False)
-    assert list(hist) == ["train loss", "train acc", "val loss", "val acc"]
-    assert all(len(v) == 5 for v in hist.values())
-    assert hist["train loss"][-1] < hist["train loss"][0] and hist["val acc"][-1] > 0.95
-    assert train.evaluate_numpy(model, crit, X[200:], y[200:]) == (hist["val loss"][-1], hist["val acc"][-1])
-
-
-def test_early_stopping_restores_the_best_epoch():
-    from dlcore import nn
-
-    X, y = _blobs(seed=1)
-    y_val = (y[200:] + 1) % 3  # validation labels that training makes worse and worse
-    model, crit = _mlp(), nn.CrossEntropyLoss()
-    hist = train.fit_numpy(model, crit, nn.optim.SGD(model.parameters(), lr=0.1), X[:200], y[:200],
-                           X[200:], y_val, epochs=50, batch_size=32, patience=2, progress=False)
-    assert hist.stopped_early and len(hist["val loss"]) == hist.best_epoch + 2
-    assert hist.best_epoch == int(np.argmin(hist["val loss"])) + 1
-    restored_loss, _ = train.evaluate_numpy(model, crit, X[200:], y_val)
-    assert restored_loss == pytest.approx(hist["val loss"][hist.best_epoch - 1], rel=1e-12)
-
-
-def test_predict_numpy_batches_in_eval_mode():
-    from dlcore import nn
-
-    model = nn.Sequential(nn.Linear(2, 3, dtype=np.float64, rng=0), nn.Dropout(0.5))
-    X = np.random.default_rng(0).normal(size=(7, 2))
-    out = train.predict_numpy(model, X, batch_size=3)
-    assert model.training  # restored
-    np.testing.assert_array_equal(out, model[0](X))  # dropout off: eval mode
-
-
-def test_fit_numpy_rejects_bad_input():
-    from dlcore import nn
-
-    model = _mlp()
-    opt = nn.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="X has 10 examples but y has 9"):
-        train.fit_numpy(model, nn.CrossEntropyLoss(), opt, np.zeros((10, 2)), np.zeros(9, int), progress=False)
-    with pytest.raises(ValueError, match="needs validation data"):
-        train.fit_numpy(model, nn.CrossEntropyLoss(), opt, np.zeros((10, 2)), np.zeros(10, int), patience=2,
-                        progress=False)
-
-
-# ----------------------------------------------------------------------------- torch training loop
-
-
-def _torch_mlp(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
-
-
-def test_evaluate_topk_matches_a_hand_count():
-    model = _torch_mlp()
-    X = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, 3, (50,), generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        scores = model(X)
-    rank_of_true = (scores > scores.gather(1, y[:, None])).sum(1)  # 0 = the top score
-    out = train.evaluate(model, torch.nn.CrossEntropyLoss(), X, y, batch_size=7, topk=(1, 2, 3))
-    assert out["top1"] == pytest.approx((rank_of_true < 1).float().mean().item())
-    assert out["top2"] == pytest.approx((rank_of_true < 2).float().mean().item())
-    assert out["top3"] == 1.0
-    assert out["loss"] == pytest.approx(torch.nn.functional.cross_entropy(scores, y).item(), rel=1e-6)
-    assert model.training
-
-
-def test_fit_trains_a_torch_model_and_stops_early():
-    X, y = _blobs()
-    model = _torch_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    hist = train.fit(model, torch.nn.CrossEntropyLoss(), opt, X[:200].astype(np.float32), y[:200],
-                     X[200:].astype(np.float32), y[200:], epochs=5, batch_size=32, progress=False)
-    assert list(hist) == ["train loss", "train acc", "val loss", "val acc"] and len(hist["val acc"]) == 5
-    assert hist["train loss"][-1] < hist["train loss"][0] and hist["val acc"][-1] > 0.95
-
-    y_bad = (y[200:] + 1) % 3
-    model = _torch_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    hist = train.fit(model, torch.nn.CrossEntropyLoss(), opt, X[:200].astype(np.float32), y[:200],
-                     X[200:].astype(np.float32), y_bad, epochs=50, batch_size=32, patience=2,
-                     progress=False)
-    assert hist.stopped_early and hist.best_epoch == int(np.argmin(hist["val loss"])) + 1
-    restored = train.evaluate(model, torch.nn.CrossEntropyLoss(), X[200:].astype(np.float32), y_bad)
-    assert restored["loss"] == pytest.approx(hist["val loss"][hist.best_epoch - 1], rel=1e-6)
