@@ -1,22 +1,24 @@
 # Two commands do everything on a fresh machine (see README):  make book   and   make test
-# They create a virtual environment in .venv, install torch first (TORCH, below), then dlcore with
-# the extras for building and testing the book.
+# They create a virtual environment in .venv and install the tested version set,
+# constraints.txt: torch first, then dlcore with the extras for building and testing the book.
 
 PYTHON ?= python3
 VENV   ?= .venv
-# The CPU build used by CI. Set TORCH=torch to let pip pick the newest build for your platform
-# (on Linux that is the CUDA build, several GB).
-TORCH  ?= torch==2.13.0
+# Where torch comes from. Empty: the package index (this project's machines have the CPU build of
+# the pinned version locally). A fork's CI on GitHub passes PyTorch's CPU index, so that pip does
+# not fetch the several-GB CUDA build: TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_INDEX ?=
+CONSTRAINTS := constraints.txt
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlcore-installed
 
-.PHONY: book test outputs bench sync-repo-url clean
+.PHONY: book test unit outputs bench constraints sync-repo-url clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) $(TORCH_INDEX) torch
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[book,test]"
 	touch $(STAMP)
 
 book: $(STAMP)              ## build the HTML book into _build/html
@@ -25,13 +27,20 @@ book: $(STAMP)              ## build the HTML book into _build/html
 test: $(STAMP)              ## unit tests + nbval over every chapter
 	$(BIN)/python -m pytest
 
+unit: $(STAMP)              ## the unit tests alone: no book build, browser or notebook run
+	$(BIN)/python -m pytest -o addopts=-ra -m "not book" tests
+
 outputs: $(STAMP)           ## re-execute the chapters and store their outputs
 	$(BIN)/python scripts/run_notebooks.py
 
 bench: $(STAMP)             ## speed of the NumPy layers against torch
 	$(BIN)/python benchmarks/bench_nn.py --markdown benchmarks/bench_nn.md --json benchmarks/bench_nn.json
 
-sync-repo-url: $(STAMP)     ## after editing repository.url in _config.yml
+constraints: $(STAMP)       ## after changing a dependency: record the installed set as the tested one
+	$(BIN)/python scripts/freeze_constraints.py > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+sync-repo-url: $(STAMP)     ## after editing repository.url in _config.yml or dlcore.__version__
 	$(BIN)/python scripts/sync_repo_url.py
 
 clean:

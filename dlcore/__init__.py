@@ -11,4 +11,4 @@ Modules (one idea each):
 Sub-modules are imported on demand, so ``import dlcore`` stays cheap and never imports torch.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

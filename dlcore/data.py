@@ -7,8 +7,10 @@ original names, e.g. ``mnist/train-images-idx3-ubyte.gz``, so a directory of pre
 works offline exactly like a filled cache.
 
 Every file is checked against its published checksum before it is read. A corrupt or truncated
-file is fetched again; a download goes to a temporary file in the same directory and is renamed
-into place only once its checksum is right, so the cache never holds a half-written file.
+file is fetched again. Downloads go through pooch, the field's library for this: a temporary
+file in the same directory, renamed into place only once its hash is right, so the cache never
+holds a half-written file. What pooch has no notion of is done here: several mirrors tried in
+turn, ordinary file permissions, sizes in the diagnosis, and errors that say what to do.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import hashlib
 import http.client
 import os
 import pickle
-import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -134,10 +134,12 @@ class Splits(tuple):
 
     @property
     def train(self):
+        """``(X_train, y_train)``."""
         return self[0]
 
     @property
     def test(self):
+        """``(X_test, y_test)``."""
         return self[1]
 
 
@@ -145,11 +147,12 @@ class Splits(tuple):
 
 
 def _default_cache() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "dlcore"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "dlcore" / "Cache"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dlcore"
+    """The per-user cache, from platformdirs through pooch: ``~/.cache/dlcore`` (or
+    ``$XDG_CACHE_HOME/dlcore``) on Linux, ``~/Library/Caches/dlcore`` on macOS,
+    ``%LOCALAPPDATA%\\dlcore\\dlcore\\Cache`` on Windows."""
+    import pooch
+
+    return Path(pooch.os_cache("dlcore"))
 
 
 def data_dir(root: str | os.PathLike | None = None) -> Path:
@@ -206,7 +209,8 @@ def _check(path: Path, spec: RemoteFile) -> str | None:
 
 
 def _readable_by_all(path: Path) -> None:
-    """mkstemp creates 0600 files; a cache shared between users needs the usual 0644."""
+    """Temporary files are created 0600 (pooch's too); a cache shared between users needs the
+    usual 0644 (whatever the umask allows)."""
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(path, 0o666 & ~mask)
@@ -217,33 +221,54 @@ def _urlopen(url: str):
     return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
 
 
-def _download(url: str, target: Path, spec: RemoteFile) -> None:
-    """Stream ``url`` to a temporary file beside ``target``; rename into place once verified."""
-    from tqdm.auto import tqdm
+def _downloader(spec: RemoteFile):
+    """A pooch downloader: stream ``url`` into the temporary file pooch gives, with a bar."""
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, _urlopen(url) as response:
+    def download(url, output_file, _pooch):
+        from tqdm.auto import tqdm
+
+        with open(output_file, "wb") as out, _urlopen(url) as response:
             total = spec.size or int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, leave=False) as bar:
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
-        problem = _check(tmp, spec)
-        if problem:
-            raise DataError(f"downloaded {url} but {problem}")
-        _readable_by_all(tmp)
-        os.replace(tmp, target)
+
+    return download
+
+
+def _remove_stale_downloads(folder: Path, spec: RemoteFile) -> None:
+    """Temporary files that a killed download left: pooch's ``tmp*`` and older ``.part`` ones."""
+    for stale in [*folder.glob("tmp*"), *folder.glob(f".{spec.name}.*.part")]:
+        if stale.is_file() and stale.suffix in ("", ".part"):
+            stale.unlink(missing_ok=True)
+
+
+def _download(url: str, target: Path, spec: RemoteFile) -> None:
+    """Download ``url`` to ``target`` with pooch: into a temporary file beside it, renamed into
+    place only once its hash is right; then give it ordinary permissions."""
+    import pooch
+
+    algorithm, digest = _checksum(spec)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch logs every download at INFO: noise in a notebook
+    try:
+        pooch.retrieve(url, known_hash=f"{algorithm}:{digest}", fname=target.name,
+                       path=target.parent, downloader=_downloader(spec), progressbar=False)
+    except ValueError as e:  # pooch's hash mismatch
+        raise DataError(f"downloaded {url} but its {_label(algorithm)} is wrong: {e}") from e
     finally:
-        tmp.unlink(missing_ok=True)
+        logger.setLevel(level)
+    _readable_by_all(target)
 
 
 def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Path:
     """Return the path of a verified copy of ``spec``, downloading it if needed.
 
     Raises :class:`DataError` naming the file, where it comes from and where to put it when
-    no verified copy exists and none can be downloaded.
+    no verified copy exists and none can be downloaded. Each mirror in ``spec.urls`` is tried
+    in turn; pooch does the download itself (temporary file, hash check, atomic rename).
     """
     folder = data_dir(root) / subdir
     target = folder / spec.name
@@ -269,8 +294,7 @@ def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Pa
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"cannot create the dataset directory {folder}: {e}. {where}") from e
-    for stale in folder.glob(f".{spec.name}.*.part"):  # left by a download that was killed
-        stale.unlink(missing_ok=True)
+    _remove_stale_downloads(folder, spec)
     for url in spec.urls:
         try:
             _download(url, target, spec)

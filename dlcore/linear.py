@@ -39,9 +39,11 @@ class Perceptron:
         self.updates = 0
 
     def decision_function(self, X):
+        """The scores s = X w + b, one per row."""
         return np.asarray(X, dtype=np.float64) @ self.weight + self.bias
 
     def predict(self, X):
+        """The predicted labels, +1 where s > 0, else -1."""
         return np.where(self.decision_function(X) > 0, 1, -1)
 
     def fit(self, X, y, epochs: int = 100, seed: int | None = 0):
@@ -68,7 +70,7 @@ class Perceptron:
 
 
 def sigmoid(z):
-    """σ(z) = 1 / (1 + e^{-z}), computed without overflow for large |z|."""
+    """σ(z) = 1 / (1 + e^{-z}), computed without overflow for large ``|z|``."""
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
@@ -95,15 +97,19 @@ class LogisticRegression:
         self.bias = 0.0
 
     def decision_function(self, X):
+        """The scores (logits) s = X w + b, one per row."""
         return np.asarray(X, dtype=np.float64) @ self.weight + self.bias
 
     def predict_proba(self, X):
+        """P(y = 1 | x) = σ(s), one per row."""
         return sigmoid(self.decision_function(X))
 
     def predict(self, X):
+        """The predicted labels, 1 where σ(s) > 1/2, else 0."""
         return (self.decision_function(X) > 0).astype(np.int64)
 
     def loss(self, X, y):
+        """The mean binary cross-entropy of the labels ``y`` (0/1)."""
         return binary_cross_entropy(self.decision_function(X), y)
 
     def gradient(self, X, y):

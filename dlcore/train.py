@@ -215,6 +215,7 @@ class History(dict):
 
     @property
     def epochs(self) -> int:
+        """The number of epochs trained."""
         return len(self.get("train loss", []))
 
 

@@ -12,7 +12,6 @@ timing page. Exits non-zero if a cell raises or the total exceeds the budget.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,9 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe as machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = ROOT / "benchmarks" / "notebook_times.json"
@@ -48,15 +50,6 @@ def execute(path: Path) -> float:
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
     return seconds
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> int:

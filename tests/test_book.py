@@ -27,10 +27,24 @@ def test_every_chapter_is_in_the_toc_and_the_intro_map():
         assert f"{{doc}}`chapters/{p.stem}`" in intro, f"{p.stem} missing from the chapter map in intro.md"
 
 
-def test_colab_install_line_uses_the_configured_repository():
-    url = sync_repo_url.repo_url()
-    assert url.startswith("https://")
-    assert list(sync_repo_url.stale_chapters(url)) == [], "run: python scripts/sync_repo_url.py"
+def test_colab_install_line_uses_the_configured_repository_and_this_release():
+    import dlcore
+
+    url, release = sync_repo_url.repo_url(), sync_repo_url.version()
+    assert url.startswith("https://") and release == dlcore.__version__
+    stale = list(sync_repo_url.stale_chapters(url, release))
+    assert stale == [], "run: make sync-repo-url"
+
+
+def test_colab_install_line_keeps_colabs_packages():
+    """The first cell pins every installed package (pip -c) before it adds dlcore."""
+    for path in CHAPTERS:
+        setup = json.loads(path.read_text())["cells"][1]["source"]
+        lines = [line.strip() for line in setup]
+        colab = lines[lines.index('if "google.colab" in sys.modules:') + 1:][:2]
+        assert colab[0] == ('!pip list --format=freeze | grep -v "^dlcore==" > '
+                            '/tmp/colab-packages.txt'), path.name
+        assert colab[1].startswith('%pip install -q -c /tmp/colab-packages.txt "dlcore @ git+')
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
@@ -68,6 +82,7 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert ci.rstrip().splitlines()[-1] == "make test"
 
 
+@pytest.mark.book
 def test_a_chapter_without_its_data_shows_one_clear_message(tmp_path):
     """In a real kernel, a missing dataset shows the loader's message, not a 40-line traceback."""
     import sys
@@ -93,3 +108,19 @@ def test_a_chapter_without_its_data_shows_one_clear_message(tmp_path):
     assert len(error.traceback) == 1, error.traceback
     assert "train-images-idx3-ubyte.gz is not in" in error.traceback[0]
     assert "download=False" in error.traceback[0] and "Traceback" not in error.traceback[0]
+
+
+# Modules that Python 3.13 (Colab's) removed (PEP 594, and lib2to3); none may be imported.
+REMOVED_IN_313 = {"aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap",
+                  "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd",
+                  "sunau", "telnetlib", "uu", "xdrlib", "lib2to3"}
+
+
+def test_no_module_that_python_313_removed_is_imported():
+    sources = [p.read_text() for p in (ROOT / "dlcore").rglob("*.py")]
+    sources += ["\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                          if c["cell_type"] == "code") for p in CHAPTERS]
+    imported = set()
+    for text in sources:
+        imported |= set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", text, re.M))
+    assert imported & REMOVED_IN_313 == set()

@@ -9,7 +9,6 @@ import pickle
 import tarfile
 import urllib.error
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -110,7 +109,9 @@ def real_label_bytes(mnist):  # module scope: resolved before `network` hides $D
 
 
 def leftovers(folder):
-    return [p.name for p in Path(folder).rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+    """Temporary files: pooch's tmp*, and the .part files of older dlcore versions."""
+    return [p.name for p in Path(folder).rglob("*")
+            if p.name.startswith((".", "tmp")) or p.suffix == ".part"]
 
 
 def test_offline_with_nothing_cached_names_file_source_and_destination(tmp_path, network):
@@ -155,7 +156,7 @@ def test_truncated_file_error_mentions_sizes(tmp_path, network, real_label_bytes
 
 def test_corrupt_download_is_rejected_and_leaves_nothing(tmp_path, network, real_label_bytes):
     network.serve[LABELS.name] = real_label_bytes[:-10] + b"0123456789"
-    with pytest.raises(DataError, match="downloaded .* but its SHA-256"):
+    with pytest.raises(DataError, match="downloaded .* but its SHA-256 is wrong: .*f7ae60f9"):
         data.fetch(LABELS, "mnist", root=tmp_path)
     assert list((tmp_path / "mnist").iterdir()) == []
 
@@ -210,8 +211,9 @@ def test_a_download_cut_on_every_mirror_is_the_loaders_own_error(tmp_path, monke
 def test_a_part_file_left_by_a_killed_download_is_cleaned_up(tmp_path, network, real_label_bytes):
     folder = tmp_path / "mnist"
     folder.mkdir()
-    stale = folder / f".{LABELS.name}.abc123.part"
+    stale = folder / "tmpa1b2c3d4"  # the name pooch's temporary files have
     stale.write_bytes(b"half a file")
+    (folder / f".{LABELS.name}.abc123.part").write_bytes(b"an older dlcore's")
     network.serve[LABELS.name] = real_label_bytes
     data.fetch(LABELS, "mnist", root=tmp_path)
     assert leftovers(tmp_path) == []
@@ -272,29 +274,26 @@ def test_download_false_with_missing_file(tmp_path, network):
     assert network.requests == []
 
 
-def test_default_cache_per_platform_and_dlcore_data_overrides(monkeypatch, tmp_path):
+def test_default_cache_is_platformdirs_and_dlcore_data_overrides(monkeypatch, tmp_path):
+    import platformdirs
+    import pooch
+    from platformdirs.macos import MacOS
+    from platformdirs.unix import Unix
+
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))  # what Path.home() reads on Windows
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
     monkeypatch.delenv("DLCORE_DATA", raising=False)
-
-    def cache_on(platform, os_name):  # data_dir() as that OS would compute it
-        monkeypatch.setattr(data, "sys", SimpleNamespace(platform=platform))
-        monkeypatch.setattr(data, "os", SimpleNamespace(name=os_name, environ=os.environ))
-        return data.data_dir()
-
-    assert cache_on("linux", "posix") == tmp_path / "xdg" / "dlcore"
-    assert cache_on("darwin", "posix") == home / "Library" / "Caches" / "dlcore"
-    assert cache_on("win32", "nt") == tmp_path / "local" / "dlcore" / "Cache"
+    # on every platform: the OS's own cache folder, as platformdirs (through pooch) names it
+    assert data.data_dir() == Path(pooch.os_cache("dlcore"))
+    assert data.data_dir() == Path(platformdirs.user_cache_dir("dlcore"))
+    # what the README promises for Linux and macOS, whichever OS runs this test
+    assert Path(Unix("dlcore").user_cache_dir) == tmp_path / "xdg" / "dlcore"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    monkeypatch.delenv("LOCALAPPDATA")
-    assert cache_on("linux", "posix") == home / ".cache" / "dlcore"
-    assert cache_on("win32", "nt") == home / "dlcore" / "Cache"
+    assert Path(Unix("dlcore").user_cache_dir) == home / ".cache" / "dlcore"
+    assert Path(MacOS("dlcore").user_cache_dir) == home / "Library" / "Caches" / "dlcore"
     monkeypatch.setenv("DLCORE_DATA", str(tmp_path))
-    for platform, os_name in [("linux", "posix"), ("darwin", "posix"), ("win32", "nt")]:
-        assert cache_on(platform, os_name) == tmp_path
+    assert data.data_dir() == tmp_path
 
 
 def test_idx_parser_rejects_wrong_magic_and_short_payload(tmp_path):

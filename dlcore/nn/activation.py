@@ -24,6 +24,8 @@ from .module import Module
 
 
 class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e^{-x}), element-wise; computed without overflow for any x."""
+
     def forward(self, x):
         x = float_input(x, "Sigmoid")
         # e^{-|x|} never overflows; the two branches are the same function rearranged
@@ -38,6 +40,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """tanh(x), element-wise."""
+
     def forward(self, x):
         y = np.tanh(float_input(x, "Tanh"))
         self.save_for_backward(y)
@@ -49,6 +53,8 @@ class Tanh(Module):
 
 
 class ReLU(Module):
+    """max(x, 0), element-wise; the derivative at 0 is taken as 0, as in torch."""
+
     def forward(self, x):
         y = np.maximum(float_input(x, "ReLU"), 0)
         self.save_for_backward(y)
@@ -61,6 +67,8 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x for x > 0, ``negative_slope``·x otherwise, element-wise."""
+
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = negative_slope
@@ -79,6 +87,8 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """x for x > 0, α(e^x − 1) otherwise, element-wise."""
+
     def __init__(self, alpha=1.0):
         super().__init__()
         self.alpha = alpha
@@ -113,6 +123,8 @@ def log_softmax(x, dim):
 
 
 class Softmax(Module):
+    """e^{x_i} / Σ_j e^{x_j} along ``dim`` (shifted by the maximum: no overflow)."""
+
     def __init__(self, dim):
         super().__init__()
         self.dim = dim
@@ -134,6 +146,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """x_i − log Σ_j e^{x_j} along ``dim``; pair it with NLLLoss."""
+
     def __init__(self, dim):
         super().__init__()
         self.dim = dim

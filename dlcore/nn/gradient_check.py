@@ -47,7 +47,7 @@ PROJECTION_STREAM = 0x67726164  # "grad": any constant other than a plain seed
 
 
 def relative_error(analytic, numerical):
-    """max |a - n| / max(|a|, |n|), over the whole tensor (robust to entries near zero)."""
+    """``max |a - n| / max(|a|, |n|)``, over the whole tensor (robust to entries near zero)."""
     scale = max(np.abs(analytic).max(initial=0), np.abs(numerical).max(initial=0), 1e-12)
     return float(np.abs(analytic - numerical).max(initial=0) / scale)
 

@@ -16,7 +16,7 @@ function               distribution                                 Var(w)
 ``kaiming_normal_``    N(0, gain²/fan)                              gain² / fan
 =====================  ===========================================  ====================
 
-For a weight of shape (out, in, *kernel) — Linear (out, in), Conv2d (out, in, kh, kw) —
+For a weight of shape ``(out, in, *kernel)`` — Linear (out, in), Conv2d (out, in, kh, kw) —
 fan_in = in·kh·kw and fan_out = out·kh·kw. Every function fills its argument in place (the
 trailing underscore, as in torch) and returns it; it takes a ``Parameter`` or an array.
 
@@ -46,7 +46,7 @@ def _array(tensor):
 
 
 def calculate_fan_in_and_fan_out(tensor):
-    """(fan_in, fan_out) of a weight shaped (out, in, *kernel), as torch computes them."""
+    """(fan_in, fan_out) of a weight shaped ``(out, in, *kernel)``, as torch computes them."""
     shape = _array(tensor).shape
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
@@ -93,11 +93,13 @@ def normal_(tensor, mean=0.0, std=1.0, rng=None):
 
 
 def zeros_(tensor):
+    """Fill with 0."""
     _array(tensor)[...] = 0
     return tensor
 
 
 def ones_(tensor):
+    """Fill with 1."""
     _array(tensor)[...] = 1
     return tensor
 
@@ -110,6 +112,7 @@ def uniform_fan_in_(tensor, fan_in=None, rng=None):
 
 
 def lecun_uniform_(tensor, rng=None):
+    """U(-√(3/fan_in), √(3/fan_in)): variance 1/fan_in (LeCun et al. 1998)."""
     bound = math.sqrt(3.0 / calculate_fan_in_and_fan_out(tensor)[0])
     return uniform_(tensor, -bound, bound, rng)
 
@@ -120,12 +123,14 @@ def lecun_normal_(tensor, rng=None):
 
 
 def xavier_uniform_(tensor, gain=1.0, rng=None):
+    """U(-b, b), b = gain·√(6/(fan_in + fan_out)) (Glorot and Bengio 2010)."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, rng)
 
 
 def xavier_normal_(tensor, gain=1.0, rng=None):
+    """N(0, gain²·2/(fan_in + fan_out)) (Glorot and Bengio 2010)."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
 
@@ -137,6 +142,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
+    """N(0, gain²/fan) (He et al. 2015); ``a`` is the leaky-ReLU slope."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, rng)
 

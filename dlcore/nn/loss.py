@@ -62,6 +62,8 @@ def _class_targets(logits, target, loss):
 
 
 class MSELoss(_Loss):
+    """The mean of (prediction − target)² over every entry."""
+
     def forward(self, pred, target):
         pred = float_input(pred, "MSELoss")
         _nonempty(pred, "MSELoss")

@@ -37,10 +37,12 @@ class Parameter:
 
     @property
     def shape(self):
+        """The shape of ``data`` (and of ``grad``)."""
         return self.data.shape
 
     @property
     def dtype(self):
+        """The dtype of ``data`` (and of ``grad``)."""
         return self.data.dtype
 
     def __repr__(self):
@@ -124,13 +126,18 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def forward(self, x):
+        """Compute the output from the input ``x``, keeping what ``backward`` will need."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def backward(self, grad_out):
+        """Given ∂L/∂output (shaped and typed like the last forward's output), add ∂L/∂θ to
+        every parameter's ``.grad`` and return ∂L/∂input (None if ``needs_input_grad`` is
+        False)."""
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
     # -- what forward keeps for backward (the names of torch.autograd.Function's ctx) --
     def save_for_backward(self, *arrays):
+        """Keep ``arrays`` (or any values) for the next ``backward``, which releases them."""
         self._saved = arrays
 
     @property
@@ -154,21 +161,24 @@ class Module:
 
     # -- the module tree --
     def named_children(self):
+        """Yield ``(name, module)`` for each direct sub-module, in the order they were set."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
             elif isinstance(value, (list, tuple, dict)) and _hides_modules(value):
                 raise _hidden_modules_error(self, name, value)  # filled after assignment
 
-    def named_modules(self, prefix="", _seen=None):
+    def named_modules(self, prefix=""):
         """Yield ``(name, module)`` for this module and every descendant, each once."""
-        seen = set() if _seen is None else _seen
+        return self._modules_once(prefix, set())
+
+    def _modules_once(self, prefix, seen):
         if id(self) in seen:
             return
         seen.add(id(self))
         yield prefix, self
         for name, child in self.named_children():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, seen)
+            yield from child._modules_once(f"{prefix}.{name}" if prefix else name, seen)
 
     def _own(self, kind):
         if kind == "parameter":
@@ -191,6 +201,7 @@ class Module:
         return self._named("parameter", prefix, remove_duplicate)
 
     def parameters(self):
+        """Yield every Parameter once (what an optimiser takes)."""
         for _, p in self.named_parameters():
             yield p
 
@@ -199,6 +210,7 @@ class Module:
         return self._named("buffer", prefix, remove_duplicate)
 
     def buffers(self):
+        """Yield every buffer array once."""
         for _, b in self.named_buffers():
             yield b
 
@@ -246,19 +258,24 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def zero_grad(self):
+        """Set every parameter's ``.grad`` to zero (gradients accumulate until then)."""
         for p in self.parameters():
             p.grad[...] = 0
 
     def train(self, mode=True):
+        """Training mode (``mode=True``) or evaluation mode, for this module and every
+        descendant: Dropout and BatchNorm behave differently in the two. Returns self."""
         self.training = mode
         for _, child in self.named_children():
             child.train(mode)
         return self
 
     def eval(self):
+        """Evaluation mode: ``train(False)``."""
         return self.train(False)
 
     def extra_repr(self):
+        """The hyper-parameters shown between the parentheses of ``repr(module)``."""
         return ""
 
     def __repr__(self):
@@ -279,6 +296,7 @@ class _Container(Module):
             self.append(m)
 
     def append(self, module):
+        """Add ``module`` at the end, named by its position."""
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__} takes Modules, got "
                             f"{type(module).__name__} at position {len(self._modules)}")
@@ -286,6 +304,7 @@ class _Container(Module):
         return self
 
     def extend(self, modules):
+        """Append each module of ``modules``."""
         for m in modules:
             self.append(m)
         return self

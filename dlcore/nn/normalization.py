@@ -109,6 +109,9 @@ def _channel_window_sum(a, before, after):
 
 
 class LocalResponseNorm(Module):
+    """AlexNet's normalisation across ``size`` neighbouring channels, with torch's
+    parameterisation: y_c = x_c (k + α/n Σ x_j²)^{-β} (α is divided by n = ``size``)."""
+
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         self.size = positive_int(size, "size", "LocalResponseNorm")

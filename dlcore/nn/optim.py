@@ -27,6 +27,8 @@ from .module import Parameter
 
 
 class Optimizer:
+    """Base class: holds the parameters, the learning rate ``lr`` and per-parameter state."""
+
     def __init__(self, params, lr):
         name = type(self).__name__
         if callable(params):
@@ -46,10 +48,12 @@ class Optimizer:
         self.state = [{} for _ in self.params]  # per-parameter buffers, created on first use
 
     def zero_grad(self):
+        """Set every parameter's ``.grad`` to zero."""
         for p in self.params:
             p.grad[...] = 0
 
     def step(self):
+        """Update every parameter from its ``.grad`` (one optimisation step)."""
         for p, state in zip(self.params, self.state):
             self._update(p, state)
 
@@ -59,6 +63,9 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
+    weight decay, as ``torch.optim.SGD``."""
+
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params, lr)
         in_range(momentum, "momentum", "SGD", 0)
@@ -84,6 +91,9 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
+    """RMSprop (Tieleman and Hinton 2012) as ``torch.optim.RMSprop``: steps divided by a
+    running root-mean-square of the gradient."""
+
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0):
         super().__init__(params, lr)
         in_range(alpha, "alpha", "RMSprop", 0)
@@ -111,6 +121,9 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam (Kingma and Ba 2015) as ``torch.optim.Adam``: bias-corrected running means of
+    the gradient and of its square."""
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         super().__init__(params, lr)
         if len(tuple(betas)) != 2:
@@ -153,6 +166,7 @@ class StepLR:
         self._last_lr = [optimizer.lr]
 
     def step(self):
+        """Count one epoch; every ``step_size`` epochs multiply the lr by ``gamma``."""
         self.last_epoch += 1
         if self.last_epoch % self.step_size == 0:
             self.optimizer.lr *= self.gamma

@@ -72,6 +72,9 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
+    """The maximum of each ``kernel_size`` window (stride defaults to the kernel size,
+    padding counts as −∞), as ``torch.nn.MaxPool2d``; ties go to the first maximum."""
+
     name = "MaxPool2d"
 
     def forward(self, x):
@@ -143,6 +146,9 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
+    """The mean of each ``kernel_size`` window (padded zeros count, as torch's default
+    ``count_include_pad=True``)."""
+
     name = "AvgPool2d"
 
     def forward(self, x):
