@@ -17,7 +17,7 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL = re.compile(r'(%pip install -q -c /tmp/colab-packages\.txt "dlcore @ git\+)'
+INSTALL = re.compile(r'(%pip install -q -c colab-packages\.txt "dlcore @ git\+)'
                      r'([^"@]+)@v([^"]+)(")')
 
 

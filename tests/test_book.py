@@ -43,8 +43,8 @@ def test_colab_install_line_keeps_colabs_packages():
         lines = [line.strip() for line in setup]
         colab = lines[lines.index('if "google.colab" in sys.modules:') + 1:][:2]
         assert colab[0] == ('!pip list --format=freeze | grep -v "^dlcore==" > '
-                            '/tmp/colab-packages.txt'), path.name
-        assert colab[1].startswith('%pip install -q -c /tmp/colab-packages.txt "dlcore @ git+')
+                            'colab-packages.txt'), path.name
+        assert colab[1].startswith('%pip install -q -c colab-packages.txt "dlcore @ git+')
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])

@@ -146,3 +146,12 @@ def test_page_renders_completely_offline(browser, book, page):
     for stem in sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb")):
         title = chapter_title(stem)
         assert title in r["sidebar"], f"sidebar lacks '{title}': {r['sidebar']}"
+
+
+def test_every_claims_ledger_link_lands_on_a_section(book):
+    """Each row of the ledger page links to a section id that exists in the chapter's page."""
+    page = (book / "claims.html").read_text()
+    links = re.findall(r'href="(chapters/[\w]+\.html)#([\w-]+)"', page)
+    assert len(links) >= 10, "the ledger page lists too few claims"
+    for target, anchor in links:
+        assert f'id="{anchor}"' in (book / target).read_text(), f"{target}#{anchor} missing"

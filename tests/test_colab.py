@@ -92,13 +92,14 @@ def test_the_versions_file_names_its_source_and_date():
 
 
 @pytest.fixture(scope="module")
-def first_cell(colab_env):
+def first_cell(colab_env, tmp_path_factory):
     """Run the Colab branch of the chapters' first cell; return the package set after it."""
     commands = colab_install_commands(CHAPTERS[0])
     assert all(colab_install_commands(p) == commands for p in CHAPTERS), "cells differ"
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    workdir = tmp_path_factory.mktemp("content")  # Colab's /content: where the cell writes
     for command in commands:
-        subprocess.run(command, shell=True, check=True, env=env, cwd=ROOT)
+        subprocess.run(command, shell=True, check=True, env=env, cwd=workdir)
     return freeze()
 
 
