@@ -25,6 +25,8 @@ def setup(app):
 # The chapters cite author-year ("Rosenblatt, 1958"); label the bibliography the same way instead
 # of pybtex's default alpha labels ("[Ros58]"), so a reader can match a citation to its entry.
 
+from collections import Counter  # noqa: E402
+
 from pybtex.plugin import register_plugin  # noqa: E402
 from pybtex.style.formatting.unsrt import Style as _UnsrtStyle  # noqa: E402
 from pybtex.style.labels import BaseLabelStyle  # noqa: E402
@@ -32,13 +34,24 @@ from pybtex.style.sorting.author_year_title import SortingStyle as _AuthorYearSo
 
 
 class _AuthorYearLabels(BaseLabelStyle):
+    """"LeCun et al., 1998"; two entries that would share a label become 1998a and 1998b."""
+
     def format_labels(self, sorted_entries):
-        for entry in sorted_entries:
-            people = entry.persons.get("author") or entry.persons.get("editor") or []
-            names = [" ".join(p.last_names) for p in people]
-            who = names[0] if len(names) == 1 else (
-                f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
-            yield f"{who}, {entry.fields.get('year', 'n.d.')}"
+        labels = [self._label(entry) for entry in sorted_entries]
+        counts, seen = Counter(labels), Counter()
+        for label in labels:
+            if counts[label] == 1:
+                yield label
+            else:
+                yield label + "abcdefghijklmnopqrstuvwxyz"[seen[label]]
+                seen[label] += 1
+
+    def _label(self, entry):
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [" ".join(p.last_names) for p in people]
+        who = names[0] if len(names) == 1 else (
+            f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
+        return f"{who}, {entry.fields.get('year', 'n.d.')}"
 
 
 class AuthorYearStyle(_UnsrtStyle):

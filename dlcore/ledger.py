@@ -34,8 +34,9 @@ def format_value(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def claim(key: str, *, measured, quoted, source: str, what: str, digits: int = 4) -> str:
-    """Print (and return) the ledger line of one claim.
+def claim(key: str, *, measured, quoted, source: str, what: str, digits: int = 4) -> None:
+    """Print the ledger line of one claim (and return nothing, so that a cell ending with a
+    claim does not show the line twice).
 
     ``key`` is unique in the book (lower case, digits, ``.`` and ``-``); ``measured`` is what the
     cell computed (numbers are printed with ``digits`` significant digits); ``quoted`` what the
@@ -53,4 +54,3 @@ def claim(key: str, *, measured, quoted, source: str, what: str, digits: int = 4
             f"quoted: {fields['quoted']} | source: {fields['source']}")
     assert LINE.match(line), line
     print(line)
-    return line

@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient_check",
-           "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot", "dlcore.exercises",
-           "dlcore.ledger", "dlcore.linear"]
+           "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot", "dlcore.probe",
+           "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.linear"]
 
 
 def public_names(module):

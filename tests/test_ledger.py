@@ -15,9 +15,9 @@ import claims_ledger  # noqa: E402
 
 
 def test_claim_prints_one_line_in_the_fixed_format(capsys):
-    line = ledger.claim("novikoff-bound", measured=3, quoted="(R/gamma)^2 = 154 at most",
-                        source="Novikoff (1962)", what="perceptron updates")
-    assert capsys.readouterr().out == line + "\n"
+    assert ledger.claim("novikoff-bound", measured=3, quoted="(R/gamma)^2 = 154 at most",
+                        source="Novikoff (1962)", what="perceptron updates") is None
+    line = capsys.readouterr().out.rstrip("\n")
     assert line == ("claim novikoff-bound | what: perceptron updates | measured: 3 | quoted: "
                     "(R/gamma)^2 = 154 at most | source: Novikoff (1962)")
     match = ledger.LINE.match(line)
