@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient_check",
-           "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot", "dlcore.probe",
+           "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot",
+           "dlcore.models.autoencoder", "dlcore.probe",
            "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.linear"]
 
 

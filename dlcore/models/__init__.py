@@ -1,0 +1,35 @@
+"""PyTorch models, one file per family, with builders named like torchvision's.
+
+- :mod:`dlcore.models.autoencoder` — autoencoders (tied weights optional), their regularisers and
+  corruption processes, greedy layer-wise pretraining (Chapter 4);
+- :mod:`dlcore.models.lenet` — LeNet-5 (the modern variant and the paper's) and the lectures'
+  small CNN (Chapter 7).
+
+This package imports torch and never :mod:`dlcore.nn`; the twin tests tie the two sides together.
+Names are loaded on first use, so ``import dlcore.models`` stays cheap.
+"""
+
+import importlib
+
+_FAMILY = {
+    # autoencoder.py
+    "Autoencoder": "autoencoder", "sparsity_penalty": "autoencoder",
+    "kl_sparsity_penalty": "autoencoder", "contractive_penalty": "autoencoder",
+    "masking_noise": "autoencoder", "gaussian_noise": "autoencoder",
+    "pretrain_greedy": "autoencoder", "unroll": "autoencoder",
+    "reconstruction_loss": "autoencoder",
+    # lenet.py
+    "LeNet5": "lenet", "lenet5": "lenet", "lecture_cnn": "lenet",
+}
+
+__all__ = sorted(_FAMILY)
+
+
+def __getattr__(name):
+    if name in _FAMILY:
+        return getattr(importlib.import_module(f".{_FAMILY[name]}", __name__), name)
+    raise AttributeError(f"module 'dlcore.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
