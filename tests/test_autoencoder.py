@@ -122,3 +122,22 @@ def test_numpy_tied_autoencoder_makes_the_same_updates():
         opt_t.step()
     assert_close(ours[0].weight.data, theirs.encoder[0].weight)
     assert_close(ours[2].bias.data, theirs.decoder_bias[0])
+
+
+def test_classifier_from_encoder_copies_the_encoder():
+    torch.manual_seed(0)
+    ae = models.Autoencoder([12, 6, 3])
+    clf = models.classifier_from_encoder(ae, num_classes=4)
+    x = torch.rand(5, 12)
+    with torch.no_grad():
+        assert torch.allclose(clf[:4](x), torch.sigmoid(
+            ae.encoder[1](torch.sigmoid(ae.encoder[0](x)))))
+    assert clf(x).shape == (5, 4)
+    with torch.no_grad():
+        clf[0].weight.add_(1.0)  # training the classifier leaves the autoencoder alone
+    assert not torch.equal(clf[0].weight, ae.encoder[0].weight)
+    assert len(models.classifier_from_encoder(ae, 4, depth=1)) == 3
+    with pytest.raises(ValueError, match="activation must be one of"):
+        models.classifier_from_encoder(ae, 4, activation="gelu")
+    with pytest.raises(ValueError, match=r"depth must be in 1..2"):
+        models.classifier_from_encoder(ae, 4, depth=3)

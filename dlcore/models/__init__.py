@@ -17,7 +17,7 @@ _FAMILY = {
     "kl_sparsity_penalty": "autoencoder", "contractive_penalty": "autoencoder",
     "masking_noise": "autoencoder", "gaussian_noise": "autoencoder",
     "pretrain_greedy": "autoencoder", "unroll": "autoencoder",
-    "reconstruction_loss": "autoencoder",
+    "reconstruction_loss": "autoencoder", "classifier_from_encoder": "autoencoder",
     # lenet.py
     "LeNet5": "lenet", "lenet5": "lenet", "lecture_cnn": "lenet",
 }

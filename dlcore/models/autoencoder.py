@@ -17,10 +17,12 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["Autoencoder", "sparsity_penalty", "kl_sparsity_penalty", "contractive_penalty",
-           "masking_noise", "gaussian_noise", "reconstruction_loss", "pretrain_greedy", "unroll"]
+           "masking_noise", "gaussian_noise", "reconstruction_loss", "pretrain_greedy", "unroll",
+           "classifier_from_encoder"]
 
 _ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": F.relu, "tanh": torch.tanh,
                 "linear": lambda x: x}
+_MODULES = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 
 
 def _activation(name):
@@ -177,3 +179,25 @@ def unroll(layers, activation="sigmoid", code_activation=None, output_activation
             deep.encoder[i].load_state_dict(ae.encoder[0].state_dict())
             deep.decoder[len(layers) - 1 - i].load_state_dict(ae.decoder[0].state_dict())
     return deep
+
+
+def classifier_from_encoder(autoencoder, num_classes, activation="sigmoid", depth=None):
+    """A classifier for supervised fine-tuning: copies of the autoencoder's first ``depth``
+    encoder layers (all by default), each followed by ``activation``, then a new linear output
+    layer of ``num_classes`` scores.
+
+    The copies start from the (pre)trained encoder weights; training the classifier leaves the
+    autoencoder unchanged.
+    """
+    if activation not in _MODULES:
+        raise ValueError(f"activation must be one of {sorted(_MODULES)}, got {activation!r}")
+    depth = len(autoencoder.encoder) if depth is None else depth
+    if not 1 <= depth <= len(autoencoder.encoder):
+        raise ValueError(f"depth must be in 1..{len(autoencoder.encoder)}, got {depth}")
+    layers = []
+    for linear in list(autoencoder.encoder)[:depth]:
+        copy = nn.Linear(linear.in_features, linear.out_features)
+        copy.load_state_dict(linear.state_dict())
+        layers += [copy, _MODULES[activation]()]
+    layers.append(nn.Linear(autoencoder.sizes[depth], num_classes))
+    return nn.Sequential(*layers)
