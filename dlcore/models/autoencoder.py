@@ -84,7 +84,7 @@ class Autoencoder(nn.Module):
 
 
 def sparsity_penalty(weight):
-    """Ω(h) = λ Σ_i |h_i|, averaged over the batch, as a function of (model, x, h)."""
+    """``Ω(h) = λ Σ_i |h_i|``, averaged over the batch, as a function of (model, x, h)."""
     return lambda model, x, h: weight * h.abs().sum(dim=1).mean()
 
 
