@@ -33,8 +33,9 @@ unit: $(STAMP)              ## the unit tests alone: no book build, browser or n
 outputs: $(STAMP)           ## re-execute the chapters and store their outputs
 	$(BIN)/python scripts/run_notebooks.py
 
-bench: $(STAMP)             ## speed of the NumPy layers against torch
+bench: $(STAMP)             ## speed of the NumPy layers against torch, and of the RBM against its peer
 	$(BIN)/python benchmarks/bench_nn.py --markdown benchmarks/bench_nn.md --json benchmarks/bench_nn.json
+	$(BIN)/python benchmarks/bench_rbm.py --markdown benchmarks/bench_rbm.md --json benchmarks/bench_rbm.json
 
 constraints: $(STAMP)       ## after changing a dependency: record the installed set as the tested one
 	$(BIN)/python scripts/freeze_constraints.py > $(CONSTRAINTS).new

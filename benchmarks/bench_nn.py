@@ -81,7 +81,6 @@ def mlp_epoch_case(n=60_000, batch=128, sizes=(784, 256, 128, 10)):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], n)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
 
     def layers(lib):
         mods = []
@@ -89,7 +88,13 @@ def mlp_epoch_case(n=60_000, batch=128, sizes=(784, 256, 128, 10)):
             mods += [lib.Linear(a, b), lib.ReLU()]
         return lib.Sequential(*mods[:-1])
 
-    model, model_t = layers(nn), layers(torch.nn)
+    return epoch_runners(layers(nn), layers(torch.nn), x, y, batch)
+
+
+def epoch_runners(model, model_t, x, y, batch):
+    """One epoch of cross-entropy + plain SGD over (x, y): ours on NumPy arrays, torch's on
+    the same data as tensors."""
+    n, x_t, y_t = len(x), torch.from_numpy(x), torch.from_numpy(y)
     model[0].needs_input_grad = False  # as torch, which needs no gradient for the data
     crit, crit_t = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     opt = nn.optim.SGD(model.parameters(), lr=0.01)
@@ -111,6 +116,21 @@ def mlp_epoch_case(n=60_000, batch=128, sizes=(784, 256, 128, 10)):
     return run_ours, run_theirs
 
 
+def lenet_epoch_case(n=60_000, batch=128):
+    """The modern LeNet-5 (Chapter 7): dlcore.nn layers against dlcore.models.lenet5()."""
+    from dlcore.models import lenet5
+
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2, rng=0), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, rng=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120, rng=2), nn.ReLU(), nn.Linear(120, 84, rng=3), nn.ReLU(),
+        nn.Linear(84, 10, rng=4))
+    return epoch_runners(model, lenet5(), x, y, batch)
+
+
 CONV_SHAPES = [  # (description, conv_case arguments)
     ("N=256, 1×28×28 → 6 filters 5×5", (256, 1, 28, 6, 5)),
     ("N=128, 32×32×32 → 64 filters 3×3, pad 1", (128, 32, 32, 64, 3, 1, 1)),
@@ -124,6 +144,8 @@ CASES = [  # (description, factory, target ratio; None: measured, no target)
     ("MaxPool2d 2×2 fwd+bwd, N=256, 6×24×24", lambda: pool_case(256, 6, 24, 2), 1.0),
     ("MaxPool2d 2×2 fwd+bwd, N=128, 64×32×32", lambda: pool_case(128, 64, 32, 2), 1.0),
     ("MLP 784-256-128-10 ReLU, CE + SGD, 1 epoch of 60,000, batch 128", mlp_epoch_case, 1.0),
+    ("LeNet-5 (NumPy dlcore.nn vs torch), 1 epoch of 60,000 MNIST-sized inputs, batch 128",
+     lenet_epoch_case, None),
 ]
 
 
@@ -221,6 +243,11 @@ def main():
         lines.append(f"| {n['case']} | {f['numpy_ms']:.1f} | {f['torch_ms']:.1f} | "
                      f"{f['ratio']:.2f} | {n['numpy_ms']:.1f} | {n['torch_ms']:.1f} | "
                      f"{n['ratio']:.2f} | {goal} | {verdict} |")
+    report(args, header, lines, meta, rows)
+
+
+def report(args, header, lines, meta, rows):
+    """Print the table; write it as Markdown and the figures as JSON where the options say."""
     print(header + "\n", *lines, sep="\n")
     if args.json:
         Path(args.json).write_text(json.dumps(dict(meta=meta, cases=rows), indent=2) + "\n")

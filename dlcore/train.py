@@ -32,7 +32,7 @@ from ._errors import ReaderError
 
 __all__ = ["device", "seed_everything", "set_threads", "minibatches", "predict_numpy",
            "fit", "fit_numpy", "evaluate", "supervised", "reconstruction", "accuracy", "top_k",
-           "History", "TrainingDiverged"]
+           "reconstruction_error", "History", "TrainingDiverged"]
 
 
 def device(prefer: str | None = None):
@@ -171,6 +171,18 @@ def accuracy(outputs, batch) -> float:
     """The fraction of rows whose highest score is the label ``batch[1]``."""
     hits = outputs.argmax(1) == batch[1]
     return float(hits.sum()) / len(hits)
+
+
+def reconstruction_error(outputs, batch) -> float:
+    """Squared error per example, summed over its features, between the reconstruction
+    ``outputs`` and the input ``batch[0]`` (the monitor of Hinton's practical guide to RBMs)."""
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if outputs is None or tuple(outputs.shape) != tuple(x.shape):
+        got = None if outputs is None else tuple(outputs.shape)
+        raise ValueError(f"reconstruction_error: the outputs must be reconstructions shaped like "
+                         f"the inputs {tuple(x.shape)}, got {got}")
+    diff = (outputs - x).reshape(len(x), -1)
+    return float((diff ** 2).sum(1).mean()) if len(x) else 0.0
 
 
 def top_k(k: int) -> Callable:

@@ -147,6 +147,19 @@ def tied_linear(fin, fout, bias=True):
     return LayerCase(f"tied-linear-{fin}-{fout}-{bias}", make, twin, (3, fin))
 
 
+def rbm_layer(nv, nh):
+    """An RBM as a layer: P(h = 1 | v), the encoder it becomes when a DBN is unrolled."""
+    from dlcore.models import RBM as TorchRBM
+
+    def make(dt):
+        rbm = nn.RBM(nv, nh, dtype=dt, rng=6)
+        rbm.weight.data[...] = randn(nh, nv, seed=7).astype(dt)  # not 0.01: a real test
+        rbm.hidden_bias.data[...] = randn(nh, seed=8).astype(dt)
+        return rbm
+
+    return LayerCase(f"rbm-{nv}-{nh}", make, lambda: TorchRBM(nv, nh).double(), (3, nv))
+
+
 def small_cnn_case():
     def make(dt):
         # no convolution bias: BatchNorm subtracts the mean, so its gradient is exactly zero
@@ -167,6 +180,7 @@ T = torch.nn
 LAYER_CASES = [
     linear(5, 3), linear(7, 2), linear(1, 6, bias=False), linear(13, 11),
     tied_linear(4, 3), tied_linear(2, 5, bias=False),
+    rbm_layer(6, 4), rbm_layer(3, 7),
     conv(2, 3, 7, 9, 4, 3),
     conv(1, 2, 8, 8, 3, 3, 2, 1),
     conv(3, 1, 6, 5, 2, (2, 3), (2, 1), (1, 0)),

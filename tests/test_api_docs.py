@@ -10,9 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient_check",
-           "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot",
-           "dlcore.models.autoencoder", "dlcore.probe",
-           "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.linear"]
+           "dlcore.nn.rbm", "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot",
+           "dlcore.models.autoencoder", "dlcore.models.rbm", "dlcore.probe",
+           "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.models.lenet",
+           "dlcore.linear"]
 
 
 def public_names(module):

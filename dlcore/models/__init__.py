@@ -2,6 +2,8 @@
 
 - :mod:`dlcore.models.autoencoder` — autoencoders (tied weights optional), their regularisers and
   corruption processes, greedy layer-wise pretraining (Chapter 4);
+- :mod:`dlcore.models.rbm` — restricted Boltzmann machines (CD-k, persistent CD, exact likelihood
+  of small models) and deep belief networks, unrolled into autoencoders or classifiers (Chapter 5);
 - :mod:`dlcore.models.lenet` — LeNet-5 (the modern variant and the paper's) and the lectures'
   small CNN (Chapter 7).
 
@@ -18,8 +20,10 @@ _FAMILY = {
     "masking_noise": "autoencoder", "gaussian_noise": "autoencoder",
     "pretrain_greedy": "autoencoder", "unroll": "autoencoder",
     "reconstruction_loss": "autoencoder", "classifier_from_encoder": "autoencoder",
+    # rbm.py
+    "RBM": "rbm", "DBN": "rbm", "contrastive_divergence": "rbm",
     # lenet.py
-    "LeNet5": "lenet", "lenet5": "lenet", "lecture_cnn": "lenet",
+    "LeNet5": "lenet", "lenet5": "lenet", "LectureCNN": "lenet", "lecture_cnn": "lenet",
 }
 
 __all__ = sorted(_FAMILY)
