@@ -32,7 +32,7 @@ from ._errors import ReaderError
 
 __all__ = ["device", "seed_everything", "set_threads", "minibatches", "predict_numpy",
            "fit", "fit_numpy", "evaluate", "supervised", "reconstruction", "accuracy", "top_k",
-           "reconstruction_error", "History", "TrainingDiverged"]
+           "reconstruction_error", "steps_to_error", "imagenet_recipe", "History", "TrainingDiverged"]
 
 
 def device(prefer: str | None = None):
@@ -218,12 +218,15 @@ class History(dict):
     ``best_epoch`` (1-based) is the epoch whose weights the model holds when the loop returns:
     with ``val``, the one with the lowest validation loss (the loop puts its weights back);
     without, the last. ``stopped_early`` says whether ``patience`` ended training, ``seconds``
-    how long it took.
+    how long it took; for :func:`fit`, ``mixed_precision`` names the autocast dtype used
+    (None: full precision) and ``channels_last`` whether that layout was used.
     """
 
     best_epoch: int = 0
     stopped_early: bool = False
     seconds: float = 0.0
+    mixed_precision: str | None = None
+    channels_last: bool = False
 
     @property
     def epochs(self) -> int:
@@ -243,9 +246,10 @@ class TrainingDiverged(ReaderError, FloatingPointError):
 
 
 class _Torch:
-    """What the loop needs from torch: device moves, a training step, snapshots."""
+    """What the loop needs from torch: device moves, a training step, snapshots; on request
+    (or on CUDA, by default) mixed precision and the channels-last memory layout."""
 
-    def __init__(self, model, optimizer):
+    def __init__(self, model, optimizer, mixed_precision=False, channels_last=False):
         import torch
 
         self.torch, self.model, self.optimizer = torch, model, optimizer
@@ -253,13 +257,34 @@ class _Torch:
         if not params:
             raise ValueError("fit: the model has no parameters to train")
         self.device, self.dtype = params[0].device, params[0].dtype
+        cuda = self.device.type == "cuda"
+        has_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+        self.mixed = _resolve("mixed_precision", mixed_precision, cuda)
+        self.channels_last = _resolve("channels_last", channels_last, cuda and has_conv)
+        self.autocast_dtype, self.scaler = None, None
+        if self.mixed:
+            if self.dtype != torch.float32:
+                raise ValueError(f"mixed precision needs a float32 model, got {self.dtype}")
+            bf16 = not cuda or torch.cuda.is_bf16_supported()
+            self.autocast_dtype = torch.bfloat16 if bf16 else torch.float16
+            if not bf16:  # float16 gradients underflow without loss scaling
+                self.scaler = torch.amp.GradScaler("cuda")
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+
+    def _autocast(self):
+        if not self.mixed:
+            return _Nothing()
+        return self.torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def batch(self, batch):
         out = []
         for i, a in enumerate(_as_tuple(batch)):
             _refuse_lists(a, i)
-            t = self.torch.as_tensor(a)
-            out.append(t.to(self.device, non_blocking=True))
+            t = self.torch.as_tensor(a).to(self.device, non_blocking=True)
+            if self.channels_last and t.dim() == 4:
+                t = t.contiguous(memory_format=self.torch.channels_last)
+            out.append(t)
         return tuple(out)
 
     def dtype_of(self, batch):
@@ -270,14 +295,20 @@ class _Torch:
 
     def forward(self, loss_fn, batch):
         self.optimizer.zero_grad()
-        return _split(loss_fn(self.model, batch))
+        with self._autocast():
+            return _split(loss_fn(self.model, batch))
 
     def update(self, value):
-        value.backward()
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.scale(value).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            value.backward()
+            self.optimizer.step()
 
     def no_grad(self):
-        return self.torch.no_grad()
+        return _Both(self.torch.no_grad(), self._autocast())
 
     def snapshot(self):
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -346,6 +377,30 @@ class _Nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+class _Both:
+    """Two context managers entered in order, left in reverse."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __enter__(self):
+        self.first.__enter__()
+        self.second.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.second.__exit__(*exc)
+        return bool(self.first.__exit__(*exc))
+
+
+def _resolve(name, value, auto):
+    if value == "auto":
+        return bool(auto)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or 'auto', got {value!r}")
+    return value
 
 
 def _as_tuple(batch):
@@ -490,7 +545,8 @@ def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoc
 
 def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
         val: Iterable | None = None, metrics=(), scheduler=None, patience: int | None = None,
-        on_epoch: Callable | None = None, progress: bool = True) -> History:
+        on_epoch: Callable | None = None, progress: bool = True,
+        mixed_precision="auto", channels_last="auto") -> History:
     """Train a torch model on the device its parameters live on (move it first:
     ``model.to(dlcore.train.device())``); each batch is moved there as it comes.
 
@@ -498,9 +554,80 @@ def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
     ``patience``: stop once the validation loss has not improved for that many epochs. Either
     way, with ``val`` the model ends with the weights of the epoch of lowest validation loss
     (``History.best_epoch``).
+
+    ``mixed_precision``: run forward passes and losses under ``torch.autocast`` (bfloat16, or
+    float16 with a gradient scaler on GPUs without bfloat16); ``channels_last``: keep the model
+    and 4-D batches in the channels-last memory layout, which tensor cores prefer. ``"auto"``
+    (the default) turns both on for a model on a CUDA device (channels-last only if it has
+    convolutions) and off elsewhere; True or False forces them (mixed precision on a CPU uses
+    bfloat16). The History says what was used.
     """
-    return _fit(_Torch(model, optimizer), train, loss, epochs, val, metrics, scheduler,
-                patience, on_epoch, progress)
+    engine = _Torch(model, optimizer, mixed_precision, channels_last)
+    history = _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoch,
+                   progress)
+    history.mixed_precision = str(engine.autocast_dtype).replace("torch.", "") \
+        if engine.mixed else None
+    history.channels_last = engine.channels_last
+    return history
+
+
+def steps_to_error(model, optimizer, batches: Iterable, *, target: float, max_steps: int,
+                   window: int = 20, loss: Callable | None = None):
+    """Train a torch classifier on ``batches`` (passed over again and again) until its training
+    error, averaged over the last ``window`` batches (each measured before that batch's step),
+    is at most ``target``; at most ``max_steps`` steps. Returns ``(steps, curve)``: the number of
+    steps taken to get there (None if it did not) and the running error after every step.
+
+    This is how Krizhevsky et al. (2012, figure 1) compared ReLU and tanh: the number of
+    iterations each needs to reach 25% training error. ``loss`` defaults to cross-entropy.
+    """
+    import torch
+
+    if not 0 < target < 1:
+        raise ValueError(f"steps_to_error: target must be an error rate in (0, 1), got {target}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"steps_to_error: max_steps must be a positive int, got {max_steps!r}")
+    criterion = loss or torch.nn.functional.cross_entropy
+    device = next(model.parameters()).device
+    model.train()
+    errors, curve, step = [], [], 0
+    while step < max_steps:
+        seen = 0
+        for x, y, *_ in batches:
+            x, y = torch.as_tensor(x).to(device), torch.as_tensor(y).to(device)
+            optimizer.zero_grad()
+            outputs = model(x)
+            value = criterion(outputs, y)
+            if not torch.isfinite(value):
+                raise TrainingDiverged(f"steps_to_error: the training loss is {float(value)} "
+                                       f"at step {step + 1}; try a smaller learning rate")
+            value.backward()
+            optimizer.step()
+            errors.append(float((outputs.argmax(1) != y).float().mean()))
+            step, seen = step + 1, seen + 1
+            curve.append(float(np.mean(errors[-window:])))
+            if len(errors) >= window and curve[-1] <= target:
+                return step, curve
+            if step >= max_steps:
+                break
+        if not seen:
+            raise ValueError("steps_to_error: the batches yielded nothing")
+    return None, curve
+
+
+def imagenet_recipe(model, lr: float = 0.01, momentum: float = 0.9,
+                    weight_decay: float = 5e-4, patience: int = 2):
+    """The learning rule of Krizhevsky et al. (2012): SGD with momentum 0.9 and weight decay
+    0.0005, the learning rate (0.01 at the start) divided by 10 when the validation loss stops
+    improving (the paper watched the validation *error*; ``fit`` steps a plateau scheduler on
+    the validation loss). Returns ``(optimizer, scheduler)`` for :func:`fit`."""
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                                weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1,
+                                                           patience=patience)
+    return optimizer, scheduler
 
 
 def fit_numpy(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,

@@ -13,7 +13,7 @@ MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient
            "dlcore.nn.rbm", "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot",
            "dlcore.models.autoencoder", "dlcore.models.rbm", "dlcore.probe",
            "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.models.lenet",
-           "dlcore.linear"]
+           "dlcore.models.alexnet", "dlcore.models.summary", "dlcore.augment", "dlcore.linear"]
 
 
 def public_names(module):

@@ -70,6 +70,12 @@ def test_lecture_cnn_shapes_and_parameter_count():
     grey = lecture_cnn(in_channels=1, num_classes=5)
     assert grey(torch.randn(2, 1, 32, 32)).shape == (2, 5)
     assert count_parameters(grey) == 620_810 - 2 * 64 * 25 - 5 * 129 == 616_965
+    tanh = lecture_cnn(activation="tanh")
+    kinds = [type(m).__name__ for m in tanh]
+    assert kinds.count("Tanh") == 3 and "ReLU" not in kinds
+    assert count_parameters(tanh) == 620_810
+    with pytest.raises(ValueError, match="activation must be 'relu' or 'tanh'"):
+        lecture_cnn(activation="sigmoid")
 
 
 def test_c3_table_is_the_papers():

@@ -5,13 +5,19 @@
 - :mod:`dlcore.models.rbm` — restricted Boltzmann machines (CD-k, persistent CD, exact likelihood
   of small models) and deep belief networks, unrolled into autoencoders or classifiers (Chapter 5);
 - :mod:`dlcore.models.lenet` — LeNet-5 (the modern variant and the paper's) and the lectures'
-  small CNN (Chapter 7).
+  small CNN (Chapter 7);
+- :mod:`dlcore.models.alexnet` — AlexNet in torchvision's layout, the paper's and a CIFAR-scale
+  one, local response and local contrast normalisation (Chapter 8);
+- :mod:`dlcore.models.summary` — per-layer output shapes, parameters, multiply-adds (counted by
+  torch's ``FlopCounterMode``) and neurons.
 
 This package imports torch and never :mod:`dlcore.nn`; the twin tests tie the two sides together.
 Names are loaded on first use, so ``import dlcore.models`` stays cheap.
 """
 
 import importlib
+import sys
+import types
 
 _FAMILY = {
     # autoencoder.py
@@ -24,9 +30,27 @@ _FAMILY = {
     "RBM": "rbm", "DBN": "rbm", "contrastive_divergence": "rbm",
     # lenet.py
     "LeNet5": "lenet", "lenet5": "lenet", "LectureCNN": "lenet", "lecture_cnn": "lenet",
+    # alexnet.py
+    "AlexNet": "alexnet", "alexnet": "alexnet", "paper_lrn": "alexnet",
+    "local_response_norm": "alexnet", "local_contrast_norm": "alexnet",
+    # summary.py
+    "summary": "summary", "summary_table": "summary",
 }
 
 __all__ = sorted(_FAMILY)
+
+
+class _Package(types.ModuleType):
+    """Where a file and its builder share a name (``alexnet.py`` and ``alexnet()``), importing
+    the file binds the *module* to the package's attribute; the builder is what users mean."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _FAMILY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):

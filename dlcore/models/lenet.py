@@ -258,20 +258,27 @@ def lenet5(variant: str = "modern", num_classes: int = 10) -> LeNet5:
 class LectureCNN(_ImageSequential):
     """The lectures' small CNN for 32×32 images: Conv 5×5 ``in_channels`` → 64 → ReLU →
     MaxPool 2 → Conv 5×5 64→128 → ReLU → MaxPool 2 → Flatten → Linear 128·5·5→128 → ReLU →
-    Linear 128 → ``num_classes``. 620,810 parameters for CIFAR-10 (3 channels, 10 classes)."""
+    Linear 128 → ``num_classes``. 620,810 parameters for CIFAR-10 (3 channels, 10 classes).
+    ``activation="tanh"`` puts tanh units where the ReLUs are (Chapter 8 compares the two)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10):
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, activation: str = "relu"):
         _positive_int(in_channels, "in_channels", "LectureCNN")
         _positive_int(num_classes, "num_classes", "LectureCNN")
+        units = {"relu": nn.ReLU, "tanh": nn.Tanh}
+        if activation not in units:
+            raise ValueError(f"LectureCNN: activation must be 'relu' or 'tanh', got "
+                             f"{activation!r}")
+        act = units[activation]
         super().__init__(
-            nn.Conv2d(in_channels, 64, 5), nn.ReLU(), nn.MaxPool2d(2),      # 64@14×14
-            nn.Conv2d(64, 128, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),  # 128@5×5
-            nn.Linear(128 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, num_classes))
+            nn.Conv2d(in_channels, 64, 5), act(), nn.MaxPool2d(2),      # 64@14×14
+            nn.Conv2d(64, 128, 5), act(), nn.MaxPool2d(2), nn.Flatten(),  # 128@5×5
+            nn.Linear(128 * 5 * 5, 128), act(), nn.Linear(128, num_classes))
         self.input_shape = (in_channels, 32, 32)
         self.hint = " (32×32 images: pad a 28×28 one by 2 on each side)"
 
 
-def lecture_cnn(in_channels: int = 3, num_classes: int = 10) -> LectureCNN:
+def lecture_cnn(in_channels: int = 3, num_classes: int = 10,
+                activation: str = "relu") -> LectureCNN:
     """The lectures' small CNN (:class:`LectureCNN`) for inputs of shape
     (N, ``in_channels``, 32, 32)."""
-    return LectureCNN(in_channels, num_classes)
+    return LectureCNN(in_channels, num_classes, activation)
