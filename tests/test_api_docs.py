@@ -13,7 +13,9 @@ MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient
            "dlcore.nn.rbm", "dlcore.twins", "dlcore.train", "dlcore.data", "dlcore.plot",
            "dlcore.models.autoencoder", "dlcore.models.rbm", "dlcore.probe",
            "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.models.lenet",
-           "dlcore.models.alexnet", "dlcore.models.summary", "dlcore.augment", "dlcore.linear"]
+           "dlcore.models.alexnet", "dlcore.models.vgg", "dlcore.models.googlenet",
+           "dlcore.models.resnet",
+           "dlcore.models.summary", "dlcore.augment", "dlcore.linear"]
 
 
 def public_names(module):

@@ -8,6 +8,11 @@
   small CNN (Chapter 7);
 - :mod:`dlcore.models.alexnet` — AlexNet in torchvision's layout, the paper's and a CIFAR-scale
   one, local response and local contrast normalisation (Chapter 8);
+- :mod:`dlcore.models.vgg` — VGG configurations A–E from the paper's table (Chapter 9);
+- :mod:`dlcore.models.googlenet` — GoogLeNet in torchvision's layout and the paper's, the
+  inception module with and without its 1×1 reductions (Chapter 9);
+- :mod:`dlcore.models.resnet` — ResNet-18 … 152 and the paper's CIFAR ResNets with their plain
+  twins (Chapter 9);
 - :mod:`dlcore.models.summary` — per-layer output shapes, parameters, multiply-adds (counted by
   torch's ``FlopCounterMode``) and neurons.
 
@@ -34,7 +39,16 @@ _FAMILY = {
     "AlexNet": "alexnet", "alexnet": "alexnet", "paper_lrn": "alexnet",
     "local_response_norm": "alexnet", "local_contrast_norm": "alexnet",
     # summary.py
-    "summary": "summary", "summary_table": "summary",
+    "summary": "summary", "summary_table": "summary", "stack_receptive_field": "summary",
+    # vgg.py
+    "VGG": "vgg", "vgg": "vgg", "vgg11": "vgg", "vgg13": "vgg", "vgg16": "vgg", "vgg19": "vgg",
+    "vgg11_bn": "vgg", "vgg13_bn": "vgg", "vgg16_bn": "vgg", "vgg19_bn": "vgg",
+    # googlenet.py
+    "GoogLeNet": "googlenet", "googlenet": "googlenet", "Inception": "googlenet",
+    # resnet.py
+    "ResNet": "resnet", "BasicBlock": "resnet", "Bottleneck": "resnet",
+    "resnet18": "resnet", "resnet34": "resnet", "resnet50": "resnet", "resnet101": "resnet",
+    "resnet152": "resnet", "CifarResNet": "resnet", "cifar_resnet": "resnet",
 }
 
 __all__ = sorted(_FAMILY)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["summary", "summary_table"]
+__all__ = ["summary", "summary_table", "stack_receptive_field"]
 
 
 def summary(model: nn.Module, input_size) -> list[dict]:
@@ -80,3 +80,22 @@ def summary_table(rows, skip_empty: bool = True) -> str:
     lines.append(f"{'total':<52}{total['parameters']:>13,}{total['mult_adds']:>15,}"
                  f"{total['neurons']:>11,}")
     return "\n".join(lines)
+
+
+def stack_receptive_field(model: nn.Module) -> int:
+    """The receptive field, in input pixels, of one output unit of a sequential stack of
+    convolutions and poolings (``model.modules()`` in order; other layers do not change it):
+    ``r = 1 + Σ_l (k_l − 1) · Π_{m<l} s_m``, with dilation taken into account. Two stacked 3×3
+    convolutions see 5×5 pixels, three see 7×7; VGG-16's last pooling sees 212."""
+    r, jump = 1, 1
+    for m in model.modules():
+        if not isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        k, s = m.kernel_size, m.stride
+        k = k[0] if isinstance(k, tuple) else k
+        s = s[0] if isinstance(s, tuple) else s
+        d = getattr(m, "dilation", 1)
+        d = d[0] if isinstance(d, tuple) else d
+        r += (k - 1) * d * jump
+        jump *= s
+    return r
