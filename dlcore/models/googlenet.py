@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .alexnet import paper_lrn
+
 __all__ = ["BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "INCEPTION_TABLE"]
 
@@ -107,10 +109,10 @@ class GoogLeNet(nn.Module):
         self.variant, self.aux_logits = variant, aux_logits
         self.conv1 = BasicConv2d(3, 64, paper, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.lrn1 = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0) if paper else None
+        self.lrn1 = paper_lrn() if paper else None
         self.conv2 = BasicConv2d(64, 64, paper, kernel_size=1)
         self.conv3 = BasicConv2d(64, 192, paper, kernel_size=3, padding=1)
-        self.lrn2 = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0) if paper else None
+        self.lrn2 = paper_lrn() if paper else None
         self.maxpool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
         for name in ("3a", "3b"):
             setattr(self, f"inception{name}", Inception(*INCEPTION_TABLE[name], paper=paper))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .alexnet import paper_lrn
+
 __all__ = ["VGG", "vgg", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn",
            "vgg16_bn", "vgg19_bn", "CONFIGS", "STAGE_WIDTHS"]
 
@@ -37,7 +39,7 @@ def _features(config, batch_norm, in_channels):
     for width, stage in zip(STAGE_WIDTHS, CONFIGS[config]):
         for item in stage:
             if item == "LRN":  # the paper's A-LRN uses AlexNet's normalisation
-                layers.append(nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0))
+                layers.append(paper_lrn())
                 continue
             layers.append(nn.Conv2d(c_in, width, item, padding=item // 2))
             if batch_norm:
