@@ -123,3 +123,22 @@ class Augmented:
 
     def __len__(self):
         return len(self.batches)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the wrapped batches, if they shuffle by epoch (e.g.
+        ``dlcore.distributed.DistributedBatches``); ``dlcore.train.fit`` calls it."""
+        inner = getattr(self.batches, "set_epoch", None)
+        if callable(inner):
+            inner(epoch)
+
+    def state_dict(self) -> dict:
+        """The state of the generator (and of the wrapped batches', if they have one), which a
+        checkpoint of ``dlcore.train.fit`` keeps so that a resumed run draws the same variants."""
+        inner = getattr(self.batches, "state_dict", None)
+        return {"rng": self.rng.bit_generator.state, "batches": inner() if inner else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put back a state from :meth:`state_dict`."""
+        self.rng.bit_generator.state = state["rng"]
+        if state.get("batches") is not None:
+            self.batches.load_state_dict(state["batches"])

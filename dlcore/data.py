@@ -11,6 +11,10 @@ file is fetched again. Downloads go through pooch, the field's library for this:
 file in the same directory, renamed into place only once its hash is right, so the cache never
 holds a half-written file. What pooch has no notion of is done here: several mirrors tried in
 turn, ordinary file permissions, sizes in the diagnosis, and errors that say what to do.
+
+Datasets too large to download here (ImageNet) are read from a folder of images in
+torchvision's ImageFolder layout by :class:`ImageFolder`, which decodes them with Pillow and
+crops them as the ImageNet papers did.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ __all__ = [
     "subset",
     "to_float",
     "ArrayBatches",
+    "IMAGE_EXTENSIONS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ImageFolder",
 ]
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -464,3 +472,161 @@ class ArrayBatches:
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             yield tuple(a[idx] for a in self.arrays)
+
+    def state_dict(self) -> dict:
+        """The state of the shuffling generator: what a checkpoint keeps so that a resumed
+        run draws the same orders as one never interrupted (see ``dlcore.train.fit``)."""
+        return {"rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put back a state from :meth:`state_dict`."""
+        self._rng.bit_generator.state = state["rng"]
+
+
+# --------------------------------------------------------------------------- image folders
+
+#: The file endings :class:`ImageFolder` reads (torchvision's ``IMG_EXTENSIONS``), any case.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: Mean and standard deviation of ImageNet's training images per RGB channel (pixels in 0..1),
+#: the normalisation torchvision's pretrained models expect.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _resize_arg(resize, size):
+    if resize is None:
+        resize = round(size * 256 / 224)  # 256 for 224: the papers' ratio
+    pair = tuple(resize) if isinstance(resize, (tuple, list)) else (resize, resize)
+    if len(pair) != 2 or any(isinstance(r, bool) or not isinstance(r, (int, np.integer))
+                             for r in pair) or not size <= pair[0] <= pair[1]:
+        raise ValueError(f"ImageFolder: resize must be an int or a pair (low, high) of ints with "
+                         f"size <= low <= high (size is {size}), got {resize!r}")
+    return int(pair[0]), int(pair[1])
+
+
+class ImageFolder:
+    """The images of ``root/<class name>/<image file>``, the layout of ImageNet's ``train`` and
+    ``val`` folders (one folder per WordNet id) and of torchvision's ``ImageFolder``: classes
+    sorted by folder name (``classes``, ``class_to_idx``), then each class's files in sorted
+    order, sub-folders included (``samples``: pairs (path, class index); ``targets``). Files
+    whose names end in one of :data:`IMAGE_EXTENSIONS` are read; others are ignored.
+
+    ``dataset[i]`` is ``(image, label)``: a float32 array (3, ``size``, ``size``), RGB scaled to
+    0..1 then normalised by ``mean`` and ``std`` per channel, and the class index. Decoded with
+    Pillow, the shorter side resized (bilinear) to ``resize`` pixels (default ``size`` × 256/224),
+    then
+
+    - ``train=True``: a random ``size`` × ``size`` crop, mirrored with probability 1/2
+      (Krizhevsky et al. 2012). ``resize=(low, high)`` draws the shorter side from low…high for
+      each image, the scale augmentation of VGG (256…512) and ResNet (256…480). The random
+      numbers come from ``(seed, epoch, i)`` alone (``set_epoch`` sets the epoch), so image i's
+      crop in an epoch is the same whichever process or loader worker reads it;
+    - ``train=False``: the centre crop, or with ``ten_crop`` the ten views of
+      :func:`dlcore.augment.ten_crop`, an array (10, 3, ``size``, ``size``); the shorter side is
+      resized to ``resize`` (the low end of a pair).
+
+    A missing folder, a folder without class folders, or a class folder without images is a
+    :class:`DataError` that says what was expected.
+    """
+
+    def __init__(self, root, *, train: bool, size: int = 224, resize=None,
+                 ten_crop: bool = False, seed: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"ImageFolder: size must be a positive int, got {size!r}")
+        if ten_crop and train:
+            raise ValueError("ImageFolder: ten_crop is a test-time view: use it with train=False")
+        self.root, self.train, self.size = Path(root), bool(train), int(size)
+        self.resize = _resize_arg(resize, self.size)
+        self.ten_crop, self.seed, self.epoch = bool(ten_crop), int(seed), 0
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
+        self.classes = self._find_classes()
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        self.samples = self._find_samples()
+        self.targets = [label for _, label in self.samples]
+
+    _LAYOUT = ("one sub-folder per class holding that class's images, e.g. "
+               "root/n01440764/n01440764_10026.JPEG (ImageNet's layout; torchvision's ImageFolder)")
+
+    def _find_classes(self):
+        if not self.root.exists():
+            raise DataError(f"the image folder {self.root} does not exist: expected "
+                            f"{self._LAYOUT}. Check the path")
+        if not self.root.is_dir():
+            raise DataError(f"{self.root} is a file, where a folder of class folders should be: "
+                            f"expected {self._LAYOUT}")
+        classes = sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+        if not classes:
+            loose = [p.name for p in self.root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+            found = (f"; it holds {len(loose)} image(s) directly, e.g. {loose[0]}: move each into "
+                     f"the folder of its class" if loose else "")
+            raise DataError(f"{self.root} has no class folders: expected {self._LAYOUT}{found}")
+        return classes
+
+    def _find_samples(self):
+        samples, empty = [], []
+        for name in self.classes:
+            before = len(samples)
+            for folder, _, files in sorted(os.walk(self.root / name, followlinks=True)):
+                samples += [(os.path.join(folder, f), self.class_to_idx[name])
+                            for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+            if len(samples) == before:
+                empty.append(name)
+        if empty:
+            shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+            raise DataError(f"{len(empty)} class folder(s) of {self.root} hold no images: {shown}. "
+                            f"Expected files ending in {', '.join(IMAGE_EXTENSIONS)} in each "
+                            f"class folder; add the class's images or remove the empty folder")
+        return samples
+
+    def __len__(self):
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the random crops of ``epoch`` from now on (training only)."""
+        self.epoch = int(epoch)
+
+    def load(self, i: int) -> np.ndarray:
+        """Image ``i`` decoded to RGB, shorter side resized (its training scale, or the test
+        scale), as a float32 array (3, H, W) in 0..1, before cropping and normalising."""
+        from PIL import Image  # Pillow comes with matplotlib
+
+        path = self.samples[i][0]
+        low, high = self.resize
+        target = int(self._rng(i, "scale").integers(low, high + 1)) if self.train else low
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+        except OSError as e:
+            raise DataError(f"cannot read the image {path}: {e}; delete or replace the file") from e
+        w, h = image.size
+        shape = (target, round(h * target / w)) if w <= h else (round(w * target / h), target)
+        image = image.resize(shape, Image.BILINEAR)
+        return np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+    def _rng(self, i, stream):
+        # One generator per (seed, epoch, image, use): independent of who loads the image.
+        return np.random.default_rng([self.seed, self.epoch, i, ("scale", "crop").index(stream)])
+
+    def __getitem__(self, i):
+        from . import augment
+
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(f"ImageFolder index {i} out of range for {len(self)} images")
+        x = self.load(i)[None]
+        if self.train:
+            x = augment.random_crop_flip(x, self.size, self._rng(i, "crop"))[0]
+        elif self.ten_crop:
+            x = augment.ten_crop(x, self.size)[:, 0]
+        else:
+            h, w = x.shape[2:]
+            t, left = (h - self.size) // 2, (w - self.size) // 2
+            x = x[0, :, t:t + self.size, left:left + self.size]
+        x = (x - self.mean) / self.std
+        return np.ascontiguousarray(x, dtype=np.float32), self.samples[i][1]
+
+    def __repr__(self):
+        mode = "train" if self.train else ("ten-crop" if self.ten_crop else "centre crop")
+        return (f"ImageFolder({str(self.root)!r}, {len(self)} images, {len(self.classes)} "
+                f"classes, {mode}, size={self.size}, resize={self.resize})")

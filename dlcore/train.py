@@ -16,6 +16,14 @@ The loop knows nothing of the task. It takes
 Per epoch: ``on_epoch(epoch)``, one pass over ``train`` (an optimiser step per batch), one over
 ``val`` in evaluation mode, the scheduler's step, early stopping. A non-finite loss stops at
 once with :class:`TrainingDiverged`, naming the epoch and the batch.
+
+The same :func:`fit` runs unchanged under ``torchrun`` (see :mod:`dlcore.distributed`): once
+the process group is set up, it wraps the model in ``DistributedDataParallel``, adds the sums
+behind every loss and metric over the processes (so the History holds means over all the data,
+the same on every process), shows its progress bar on process 0 only, and calls the batch
+source's ``set_epoch`` (that of :class:`dlcore.distributed.DistributedBatches`, or of a
+``DataLoader``'s ``DistributedSampler``) before each epoch. ``checkpoint=`` writes a resumable
+checkpoint after every epoch (process 0, atomically) and ``resume=`` continues from one.
 """
 
 from __future__ import annotations
@@ -247,12 +255,17 @@ class TrainingDiverged(ReaderError, FloatingPointError):
 
 class _Torch:
     """What the loop needs from torch: device moves, a training step, snapshots; on request
-    (or on CUDA, by default) mixed precision and the channels-last memory layout."""
+    (or on CUDA, by default) mixed precision and the channels-last memory layout; under
+    torchrun, DDP (with ``ddp``), sums over processes and checkpoints."""
 
-    def __init__(self, model, optimizer, mixed_precision=False, channels_last=False):
+    def __init__(self, model, optimizer, mixed_precision=False, channels_last=False, ddp=False):
         import torch
 
-        self.torch, self.model, self.optimizer = torch, model, optimizer
+        from . import distributed
+
+        self.torch, self.optimizer, self.dist = torch, optimizer, distributed
+        self.distributed, self.is_main = distributed.is_distributed(), distributed.is_main()
+        self.model = model = distributed.unwrap(model)  # snapshots, evaluation, checkpoints
         params = list(model.parameters())
         if not params:
             raise ValueError("fit: the model has no parameters to train")
@@ -271,6 +284,8 @@ class _Torch:
                 self.scaler = torch.amp.GradScaler("cuda")
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
+        # The training steps go through DDP, which averages the gradients over the processes.
+        self.trainee = distributed.wrap(model) if ddp else model
 
     def _autocast(self):
         if not self.mixed:
@@ -296,7 +311,7 @@ class _Torch:
     def forward(self, loss_fn, batch):
         self.optimizer.zero_grad()
         with self._autocast():
-            return _split(loss_fn(self.model, batch))
+            return _split(loss_fn(self.trainee, batch))
 
     def update(self, value):
         if self.scaler is not None:
@@ -322,8 +337,29 @@ class _Torch:
     def is_plateau(self, scheduler):
         return isinstance(scheduler, self.torch.optim.lr_scheduler.ReduceLROnPlateau)
 
+    def all_reduce_sum(self, values):
+        return self.dist.all_reduce_sum(values)
+
+    def save(self, path, epoch, scheduler, train, extra):
+        if self.scaler is not None:
+            extra["scaler"] = self.scaler.state_dict()
+        if hasattr(train, "state_dict") and hasattr(train, "load_state_dict"):
+            extra["batches"] = train.state_dict()  # e.g. ArrayBatches' shuffling generator
+        self.dist.save_checkpoint(path, self.model, self.optimizer, scheduler, epoch=epoch,
+                                  **extra)
+
+    def load(self, path, scheduler, train):
+        state = self.dist.load_checkpoint(path, self.model, self.optimizer, scheduler)
+        if self.scaler is not None and state.get("scaler") is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        if state.get("batches") is not None and hasattr(train, "load_state_dict"):
+            train.load_state_dict(state["batches"])
+        return state
+
 
 class _NumPy:
+    distributed, is_main = False, True
+
     def __init__(self, model, optimizer):
         if not _is_numpy_model(model):
             raise TypeError(f"fit_numpy trains dlcore.nn models; got a {type(model).__name__} "
@@ -462,6 +498,9 @@ def _run_pass(engine, loss_fn, data, metrics, training, epoch=None, history=None
             for m in metrics:
                 sums[_metric_name(m)] += float(m(outputs, batch)) * size
         n += size
+    if getattr(engine, "distributed", False):  # under torchrun: sums over every process
+        total, n, *values = engine.all_reduce_sum([total, n, *sums.values()])
+        n, sums = round(n), dict(zip(sums, values))
     if n == 0:
         which = "train" if training else "val"
         raise ValueError(f"{which} yielded no examples: pass a non-empty DataLoader or "
@@ -489,20 +528,86 @@ def _check_finite(value, epoch, batch_index, data, history):
         f"division of zero in a hand-written loss.", history)
 
 
-def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoch, progress):
+def _set_epoch(train, epoch):
+    """Tell a sharded batch source which epoch comes (its shuffling depends on it)."""
+    for source in (train, getattr(train, "sampler", None)):
+        if callable(getattr(source, "set_epoch", None)):
+            source.set_epoch(epoch)
+            return
+
+
+def _history_state(history):
+    return {"values": {k: list(v) for k, v in history.items()}, "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early, "seconds": history.seconds}
+
+
+def _resume(engine, resume, checkpoint, scheduler, train):
+    """The loop's state from a checkpoint, or None to start afresh (``resume=True`` and no
+    checkpoint file yet)."""
+    if resume is True:
+        if checkpoint is None:
+            raise ValueError("resume=True continues from the file given as checkpoint=; pass "
+                             "checkpoint= too, or resume='path/to/checkpoint.pt'")
+        path = checkpoint
+        found = os.path.isfile(path)
+        if engine.distributed:  # every process must take the same branch
+            seen = round(engine.all_reduce_sum([found])[0])
+            if 0 < seen < engine.dist.world_size():
+                raise RuntimeError(f"{path} exists for {seen} of {engine.dist.world_size()} "
+                                   f"processes: put the checkpoint on a file system that "
+                                   f"every machine shares")
+        if not found:
+            return None
+    else:
+        path = resume
+    state = engine.load(path, scheduler, train)
+    saved = state.get("loop")
+    if saved is None:
+        raise ValueError(f"{path} holds a model but not the state of a fit() run (history, "
+                         f"best epoch); it cannot be resumed by fit")
+    history = History(saved["history"]["values"])
+    history.best_epoch = saved["history"]["best_epoch"]
+    history.stopped_early = saved["history"]["stopped_early"]
+    history.seconds = saved["history"]["seconds"]
+    best_state = saved["best_state"]
+    if best_state is None and saved["best_loss"] < math.inf:
+        best_state = engine.snapshot()  # the best epoch was the last one saved
+    return history, saved["best_loss"], best_state, saved["waited"], state["epoch"]
+
+
+def _check_checkpointing(checkpoint, resume):
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {checkpoint!r}")
+    if not isinstance(resume, (bool, str, os.PathLike)):
+        raise TypeError(f"resume must be False, True (continue from checkpoint= if it exists) "
+                        f"or a checkpoint's path, got {resume!r}")
+
+
+def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoch, progress,
+         on_epoch_end=None, checkpoint=None, resume=False):
     from tqdm.auto import tqdm
 
     _check_args(epochs, patience, val, scheduler, engine)
     if not callable(loss):
         raise TypeError(f"loss must be a callable loss(model, batch), e.g. "
                         f"dlcore.train.supervised(criterion); got {loss!r}")
+    _check_checkpointing(checkpoint, resume)
     metrics = tuple(metrics)
     history = History({"train loss": []})
-    best_loss, best_state, waited = math.inf, None, 0
+    best_loss, best_state, waited, done = math.inf, None, 0, 0
     start = time.perf_counter()
-    bar = tqdm(total=epochs, desc="epochs", unit="epoch", disable=not progress)
+    if resume is not False:
+        restored = _resume(engine, resume, checkpoint, scheduler, train)
+        if restored is not None:
+            history, best_loss, best_state, waited, done = restored
+    earlier = history.seconds
+    bar = tqdm(total=epochs, initial=min(done, epochs), desc="epochs", unit="epoch",
+               disable=not progress or not engine.is_main)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
+            if history.stopped_early:  # a resumed run that had already stopped early
+                break
+            _set_epoch(train, epoch)
             if on_epoch is not None:
                 on_epoch(epoch)
             train_loss, train_metrics = _run_pass(engine, loss, train, metrics, True, epoch,
@@ -522,6 +627,7 @@ def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoc
             if scheduler is not None:
                 scheduler.step(val_loss) if engine.is_plateau(scheduler) else scheduler.step()
             bar.update(1)
+            stop = False
             if val_loss is None:
                 history.best_epoch = epoch
             elif val_loss < best_loss:
@@ -530,23 +636,34 @@ def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoc
             else:
                 waited += 1
                 if patience is not None and waited >= patience:
-                    history.stopped_early = True
+                    history.stopped_early = stop = True
                     bar.total = epoch  # a finished run, not an interrupted one
                     bar.set_description(f"epochs (early stop, best {history.best_epoch})")
-                    break
+            if checkpoint is not None:
+                history.seconds = earlier + time.perf_counter() - start
+                engine.save(checkpoint, epoch, scheduler, train, {"loop": {
+                    "history": _history_state(history), "best_loss": best_loss,
+                    "waited": waited,
+                    # the best epoch's weights, unless they are the ones saved anyway
+                    "best_state": None if history.best_epoch == epoch else best_state}})
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if stop:
+                break
     finally:
         bar.close()
         engine.model.train()
     if best_state is not None and history.best_epoch != history.epochs:
         engine.restore(best_state)  # the model holds the weights of best_epoch
-    history.seconds = time.perf_counter() - start
+    history.seconds = earlier + time.perf_counter() - start
     return history
 
 
 def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
         val: Iterable | None = None, metrics=(), scheduler=None, patience: int | None = None,
         on_epoch: Callable | None = None, progress: bool = True,
-        mixed_precision="auto", channels_last="auto") -> History:
+        mixed_precision="auto", channels_last="auto", checkpoint=None, resume=False,
+        on_epoch_end: Callable | None = None) -> History:
     """Train a torch model on the device its parameters live on (move it first:
     ``model.to(dlcore.train.device())``); each batch is moved there as it comes.
 
@@ -561,10 +678,24 @@ def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
     (the default) turns both on for a model on a CUDA device (channels-last only if it has
     convolutions) and off elsewhere; True or False forces them (mixed precision on a CPU uses
     bfloat16). The History says what was used.
+
+    ``checkpoint``: a file that receives, after every epoch, everything needed to continue
+    (model, optimiser, scheduler, epoch, History, best weights so far, random-number states;
+    :func:`dlcore.distributed.save_checkpoint`), written atomically, by process 0 alone under
+    torchrun. ``resume=True`` continues from that file if it exists (and starts afresh if not),
+    ``resume="path"`` from the given file: the run goes on from the epoch after the saved one,
+    the History covering all epochs, with the same results as a run never interrupted (given a
+    batch source whose order depends only on the epoch, such as a ``DistributedSampler``, a
+    ``DataLoader`` shuffling with torch's generator, or :class:`dlcore.data.ArrayBatches`).
+    ``on_epoch_end(epoch, history)`` runs after each epoch (and its checkpoint).
+
+    Under ``torchrun``, after :func:`dlcore.distributed.setup`: every process calls ``fit`` with
+    its own share of the data (:class:`dlcore.distributed.DistributedBatches`); ``fit`` wraps the
+    model in ``DistributedDataParallel`` and reports means over all processes.
     """
-    engine = _Torch(model, optimizer, mixed_precision, channels_last)
+    engine = _Torch(model, optimizer, mixed_precision, channels_last, ddp=True)
     history = _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoch,
-                   progress)
+                   progress, on_epoch_end, checkpoint, resume)
     history.mixed_precision = str(engine.autocast_dtype).replace("torch.", "") \
         if engine.mixed else None
     history.channels_last = engine.channels_last
@@ -633,17 +764,19 @@ def imagenet_recipe(model, lr: float = 0.01, momentum: float = 0.9,
 def fit_numpy(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
               val: Iterable | None = None, metrics=(), scheduler=None,
               patience: int | None = None, on_epoch: Callable | None = None,
-              progress: bool = True) -> History:
-    """:func:`fit` for :mod:`dlcore.nn` models: the same arguments and History. ``loss`` runs
-    forward and backward (:func:`supervised` and :func:`reconstruction` do)."""
+              progress: bool = True, on_epoch_end: Callable | None = None) -> History:
+    """:func:`fit` for :mod:`dlcore.nn` models: the same arguments and History (checkpoints
+    and torchrun are for torch models only). ``loss`` runs forward and backward
+    (:func:`supervised` and :func:`reconstruction` do)."""
     return _fit(_NumPy(model, optimizer), train, loss, epochs, val, metrics, scheduler,
-                patience, on_epoch, progress)
+                patience, on_epoch, progress, on_epoch_end)
 
 
 def evaluate(model, data: Iterable, *, loss: Callable, metrics=()) -> dict:
     """Mean loss and metrics of a torch or :mod:`dlcore.nn` model over ``data``, in evaluation
     mode (and without gradients), e.g. ``{"loss": 0.07, "accuracy": 0.98, "top5": 1.0}``.
-    The model's train/eval mode is restored afterwards."""
+    The model's train/eval mode is restored afterwards. Under ``torchrun`` every process must
+    call it, each with its share of ``data``: the means are over all of them."""
     engine = _NumPy(model, None) if _is_numpy_model(model) else _Torch(model, None)
     was_training = model.training
     try:

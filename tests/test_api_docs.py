@@ -15,7 +15,8 @@ MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient
            "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.models.lenet",
            "dlcore.models.alexnet", "dlcore.models.vgg", "dlcore.models.googlenet",
            "dlcore.models.resnet",
-           "dlcore.models.summary", "dlcore.augment", "dlcore.linear"]
+           "dlcore.models.summary", "dlcore.augment", "dlcore.linear",
+           "dlcore.distributed", "dlcore.scripts.train_imagenet"]
 
 
 def public_names(module):

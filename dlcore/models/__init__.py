@@ -41,10 +41,11 @@ _FAMILY = {
     # summary.py
     "summary": "summary", "summary_table": "summary", "stack_receptive_field": "summary",
     # vgg.py
-    "VGG": "vgg", "vgg": "vgg", "vgg11": "vgg", "vgg13": "vgg", "vgg16": "vgg", "vgg19": "vgg",
+    "VGG": "vgg", "vgg": "vgg", "CONFIGS": "vgg", "vgg11": "vgg", "vgg13": "vgg", "vgg16": "vgg", "vgg19": "vgg",
     "vgg11_bn": "vgg", "vgg13_bn": "vgg", "vgg16_bn": "vgg", "vgg19_bn": "vgg",
     # googlenet.py
     "GoogLeNet": "googlenet", "googlenet": "googlenet", "Inception": "googlenet",
+    "INCEPTION_TABLE": "googlenet",
     # resnet.py
     "ResNet": "resnet", "BasicBlock": "resnet", "Bottleneck": "resnet",
     "resnet18": "resnet", "resnet34": "resnet", "resnet50": "resnet", "resnet101": "resnet",

@@ -12,6 +12,11 @@ the classifier. :class:`Inception` takes ``reduce=False`` for the naive module (
 With ``aux_logits``, the two auxiliary classifiers (after inception 4a and 4d) are used in
 training mode only: ``forward`` then returns ``(logits, aux1, aux2)`` — the paper adds their
 losses with weight 0.3 — and in evaluation mode the logits alone.
+
+torchvision's published weights (``googlenet-1378be20.pth``) include the auxiliary heads: they
+load with ``strict=True`` into ``googlenet(aux_logits=True)`` (in evaluation mode the heads are
+not run). They were converted from a network that expects inputs scaled to [-1, 1]: torchvision
+feeds them ``2 * x - 1`` for ``x`` in [0, 1] (its ``transform_input`` step), and so must you.
 """
 
 from __future__ import annotations
