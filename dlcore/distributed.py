@@ -60,7 +60,7 @@ def setup(backend: str | None = None):
     import torch
     import torch.distributed as dist
 
-    from .train import device as best_device
+    from ._device import device as best_device
 
     chosen = best_device()
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
