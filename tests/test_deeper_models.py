@@ -3,6 +3,7 @@ papers, torchvision's state_dict layout, multiply-adds against ResNet's Table 1,
 
 import pytest
 import torch
+from torch import nn
 
 from dlcore.convolution import receptive_field
 from dlcore.models import cifar_resnet, summary, vgg
@@ -144,3 +145,12 @@ def test_naive_inception_module_costs_more():
         assert naive(x).shape == (1, 64 + 128 + 32 + 192, 28, 28)  # pooling keeps 192 maps
         assert reduced(x).shape == (1, 64 + 128 + 32 + 32, 28, 28)
     assert count(naive) > 2 * count(reduced)
+
+
+def test_summary_of_a_single_layer_is_one_row():
+    rows = summary(nn.Conv2d(64, 64, 3, padding=1, bias=False), (64, 56, 56))
+    assert len(rows) == 1
+    assert rows[0]["name"] == "" and rows[0]["kind"] == "Conv2d"
+    assert rows[0]["parameters"] == 64 * 64 * 9
+    assert rows[0]["mult_adds"] == 56 * 56 * 64 * 64 * 9
+    assert rows[0]["output"] == (64, 56, 56) and rows[0]["neurons"] == 64 * 56 * 56

@@ -20,13 +20,16 @@ __all__ = ["summary", "summary_table", "stack_receptive_field"]
 
 def summary(model: nn.Module, input_size) -> list[dict]:
     """One row per leaf module that runs in ``model(torch.zeros(1, *input_size))``, in the
-    order they run: ``name``, ``kind``, ``output`` (shape without the batch), ``parameters``,
+    order they run (a model without submodules, such as a bare ``nn.Conv2d``, is one row named
+    ""): ``name``, ``kind``, ``output`` (shape without the batch), ``parameters``,
     ``mult_adds`` and ``neurons``. The model's train/eval mode is restored afterwards."""
     input_size = tuple(input_size)
     if not input_size or any(not isinstance(s, int) or s < 1 for s in input_size):
         raise ValueError(f"summary: input_size must be the input's shape without the batch, "
                          f"e.g. (3, 224, 224); got {input_size}")
     leaves = {name: m for name, m in model.named_modules() if name and not any(m.children())}
+    if not any(model.children()):  # a single layer is its own one row
+        leaves = {"": model}
     outputs, order = {}, []
 
     def record(name):
@@ -54,7 +57,7 @@ def summary(model: nn.Module, input_size) -> list[dict]:
     rows = []
     for name in order:
         module = leaves[name]
-        flops = sum(counts.get(f"{prefix}.{name}", {}).values())
+        flops = sum(counts.get(f"{prefix}.{name}" if name else prefix, {}).values())
         has_weight = isinstance(getattr(module, "weight", None), torch.Tensor)
         rows.append(dict(name=name, kind=type(module).__name__, output=outputs[name],
                          parameters=sum(p.numel() for p in module.parameters(recurse=False)),
