@@ -3,8 +3,10 @@
 Both sides name their arrays alike (``"0.weight"``, ``"3.running_mean"``) and list them in a
 ``state_dict``, so copying one model into the other is a copy by key, with every shape checked
 first. Models that name their layers differently pass ``key_map``: a dict or a function from
-the NumPy model's keys to the torch model's keys. This module imports torch; :mod:`dlcore.nn`
-never does.
+the NumPy model's keys to the torch model's keys (a key the map does not rename keeps its
+name). The map must send each array to a torch key of its own: two arrays sent to one key are
+refused (a tied weight, one array under two names, may go to one key from both). This module
+imports torch; :mod:`dlcore.nn` never does.
 
 >>> to_torch(numpy_model, torch_model)      # NumPy weights into the torch twin
 >>> from_torch(torch_model, numpy_model)    # and back, e.g. after training on a GPU
@@ -30,16 +32,37 @@ def _mapper(key_map):
                     f"torch model's keys, got {type(key_map).__name__}")
 
 
+def _and(names):
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _refuse_collisions(pairs, ours):
+    """Refuse two arrays sent to one torch key: one would overwrite the other (to_torch), or
+    both would receive one array (from_torch). One array under two names is fine."""
+    sources = {}
+    for key, their_key in pairs:
+        sources.setdefault(their_key, []).append(key)
+    for their_key, keys in sources.items():
+        if any(ours[k] is not ours[keys[0]] for k in keys[1:]):
+            raise ValueError(f"key_map sends {_and(keys)} {'both' if len(keys) == 2 else 'all'} "
+                             f"to {their_key}: each torch key takes one array (a key the map "
+                             f"does not rename keeps its name)")
+
+
 def matched_keys(numpy_model, torch_model, key_map: Mapping | Callable | None = None,
                  strict: bool = True) -> list[tuple[str, str]]:
     """Pairs (NumPy key, torch key) of the arrays the two models share, in the NumPy order.
 
-    Raises a ``KeyError`` (with ``strict``) that lists the keys only one side has, and a
-    ``ValueError`` that lists every shape mismatch; nothing is copied before both checks pass.
+    Nothing is copied before every check passes. Raises a ``ValueError`` when ``key_map``
+    sends two arrays to one torch key (naming both and the key; with or without ``strict``);
+    with ``strict``, a ``KeyError`` that lists the keys only one side has; and a
+    ``ValueError`` that lists every shape mismatch. A dict ``key_map`` may hold entries for
+    keys the model does not have (one map for a family of models): they are not used.
     """
     ours, theirs = numpy_model.state_dict(), torch_model.state_dict()
     to_theirs = _mapper(key_map)
     pairs = [(key, to_theirs(key)) for key in ours]
+    _refuse_collisions(pairs, ours)
     mapped = {t for _, t in pairs}
     only_ours = [f"{k} (as {t})" if k != t else k for k, t in pairs if t not in theirs]
     only_theirs = [k for k in theirs if k not in mapped]
@@ -60,7 +83,9 @@ def matched_keys(numpy_model, torch_model, key_map: Mapping | Callable | None = 
 def to_torch(numpy_model, torch_model, key_map=None, strict: bool = True):
     """Copy a :mod:`dlcore.nn` model's parameters and buffers into ``torch_model``, in place.
 
-    Values are cast to the torch tensors' dtype and device. Returns ``torch_model``.
+    ``key_map`` and ``strict`` as for :func:`matched_keys`, which checks everything before
+    anything is copied. Values are cast to the torch tensors' dtype and device. Returns
+    ``torch_model``.
     """
     import torch
 

@@ -169,3 +169,67 @@ def test_optimizer_arguments_are_checked(make, exc, fragments):
 def test_losses_refuse_an_empty_batch(crit, pred, target):
     with raises(ValueError, type(crit).__name__, "empty batch", "skip empty batches"):
         crit(pred, target)
+
+
+# --------------------------------------------------------------------------- parameter dtypes
+
+DTYPE_LAYERS = {
+    "Linear": lambda dtype: nn.Linear(3, 2, dtype=dtype, rng=0),
+    "Conv2d": lambda dtype: nn.Conv2d(1, 2, 3, dtype=dtype, rng=0),
+    "BatchNorm1d": lambda dtype: nn.BatchNorm1d(3, dtype=dtype),
+    "BatchNorm2d": lambda dtype: nn.BatchNorm2d(3, dtype=dtype),
+    "RBM": lambda dtype: nn.RBM(4, 3, dtype=dtype, rng=0),
+}
+
+
+@pytest.mark.parametrize("dtype, shown", [
+    (np.int64, "int64"), (int, "int64"), (np.uint8, "uint8"), (bool, "bool"),
+    (np.complex128, "complex128"), (complex, "complex128"), (object, "object"),
+    ("U3", "<U3"), ("datetime64[s]", "datetime64[s]"), (None, "None"),
+    ("nonsense", "'nonsense'"),
+], ids=str)
+@pytest.mark.parametrize("layer", DTYPE_LAYERS)
+def test_layers_refuse_parameter_dtypes_that_are_not_floating_point(layer, dtype, shown):
+    # Linear(dtype=int64) used to build all-zero weights (U(-1/√in, 1/√in) cast to integers).
+    with raises(TypeError, f"{layer}: dtype must be a floating-point dtype such as float32 or "
+                           f"float64, got {shown}"):
+        DTYPE_LAYERS[layer](dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, "float64", "f4", float,
+                                   np.dtype(np.float32)], ids=str)
+@pytest.mark.parametrize("layer", DTYPE_LAYERS)
+def test_layers_take_every_spelling_of_float32_and_float64(layer, dtype):
+    assert DTYPE_LAYERS[layer](dtype).weight.dtype == np.dtype(dtype)
+
+
+def test_half_precision_works_where_it_can_and_the_rbm_says_why_not():
+    x = np.ones((2, 3), np.float16)
+    layer = nn.Linear(3, 2, dtype=np.float16, rng=0)
+    assert layer(x).dtype == np.float16 and layer.backward(np.ones((2, 2), np.float16)).shape
+    # The RBM's Gibbs sampler draws its uniform numbers in the parameters' dtype, which
+    # NumPy's Generator.random offers in float32 and float64 only.
+    with raises(TypeError, "RBM: dtype must be float32 or float64", "got float16"):
+        nn.RBM(4, 3, dtype=np.float16)
+
+
+@pytest.mark.parametrize("data", [np.arange(3), [1, 2], np.zeros(2, bool), np.zeros(2, complex),
+                                  np.array(["a"])], ids=repr)
+def test_parameters_hold_floating_point_arrays(data):
+    with raises(TypeError, "Parameter: dtype must be a floating-point dtype", "got"):
+        nn.Parameter(data)
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (lambda: nn.optim.SGD(P, lr=float("inf")), ["SGD: lr must be in [0, ∞), got inf"]),
+    (lambda: nn.optim.Adam(P, lr=float("inf")), ["Adam: lr must be in [0, ∞), got inf"]),
+    (lambda: nn.optim.SGD(P, lr=0.1, momentum=float("inf")), ["SGD: momentum", "got inf"]),
+    (lambda: nn.optim.RMSprop(P, weight_decay=float("inf")), ["weight_decay", "got inf"]),
+    (lambda: nn.optim.StepLR(nn.optim.SGD(P, lr=0.1), 1, gamma=float("inf")),
+     ["StepLR: gamma must be in [0, ∞), got inf"]),
+    (lambda: nn.BatchNorm1d(3, eps=float("inf")), ["BatchNorm1d: eps must be in (0, ∞), got inf"]),
+])
+def test_unbounded_hyperparameters_refuse_infinity(make, fragments):
+    # "[0, ∞)" excludes ∞ itself; an infinite lr or eps would turn every weight into inf or 0.
+    with raises(ValueError, *fragments):
+        make()

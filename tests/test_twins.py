@@ -1,5 +1,7 @@
 """dlcore.twins: copying state dicts between a dlcore.nn model and its torch twin, by key."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,36 @@ def test_strict_false_copies_the_shared_keys_only():
     twin = theirs()
     to_torch(model, twin, strict=False)
     assert_close(model[0].weight.data, twin[0].weight, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("key_map, expected", [
+    ({"0.weight": "3.weight"}, "key_map sends 0.weight and 3.weight both to 3.weight"),
+    ({"0.weight": "hidden.weight", "3.weight": "hidden.weight"},
+     "key_map sends 0.weight and 3.weight both to hidden.weight"),
+    (lambda key: "3.weight" if key.endswith("weight") else key,
+     "key_map sends 0.weight, 1.weight and 3.weight all to 3.weight"),
+], ids=["dict onto a key already taken", "dict, two entries", "function"])
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_key_map_that_sends_two_arrays_to_one_key_is_refused(key_map, expected, strict):
+    # Before: with strict, a KeyError saying the target key was missing; without, the last
+    # array copied over the others.
+    model, twin = ours(), theirs()
+    before = {k: v.clone() for k, v in twin.state_dict().items()}
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        to_torch(model, twin, key_map, strict=strict)
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        from_torch(twin, model, key_map, strict=strict)
+    for key, value in twin.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+def test_a_tied_weight_may_go_to_one_key_from_each_of_its_names():
+    # Chapter 4's tied autoencoder: the decoder's "2.weight" is the encoder's Parameter.
+    encoder = nn.Linear(4, 3, dtype=np.float64, rng=0)
+    tied = nn.Sequential(encoder, nn.Sigmoid(), nn.TiedLinear(encoder.weight, rng=1))
+    twin = torch.nn.Sequential(torch.nn.Linear(4, 3)).double()
+    twin.register_parameter("decoder_bias", torch.nn.Parameter(torch.zeros(4).double()))
+    key_map = {"2.weight": "0.weight", "2.bias": "decoder_bias"}
+    assert matched_keys(tied, twin, key_map)[2] == ("2.weight", "0.weight")
+    to_torch(tied, twin, key_map)
+    assert_close(encoder.weight.data, twin[0].weight, rtol=0, atol=0)

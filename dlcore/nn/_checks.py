@@ -4,6 +4,8 @@ Every check names the layer, the expected and the received shape or value, so a 
 fails at the layer that received it rather than deep inside a NumPy broadcast.
 """
 
+import math
+
 import numpy as np
 
 
@@ -23,6 +25,24 @@ def float_input(x, layer, ndim=None, layout=None):
         raise ValueError(f"{layer} expects a {dims} input{where}, "
                          f"got a {x.ndim}-D input of shape {x.shape}")
     return x
+
+
+def float_dtype(dtype, owner):
+    """A ``dtype`` argument (a NumPy dtype, its type or name) as a floating-point ``np.dtype``.
+
+    Anything else is a TypeError naming what came: integer weights would be drawn as floats
+    and cast to all zeros, and no gradient step could update them; ``None`` would mean float64
+    to NumPy but float32 to torch.
+    """
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):
+        resolved = None
+    if resolved is None or not np.issubdtype(resolved, np.floating):
+        shown = repr(dtype) if resolved is None else resolved
+        raise TypeError(f"{owner}: dtype must be a floating-point dtype such as float32 or "
+                        f"float64, got {shown}")
+    return resolved
 
 
 def same_dtype(x, param, layer):
@@ -74,14 +94,18 @@ def positive_int(value, name, layer, minimum=1):
 
 
 def in_range(value, name, layer, low, high=None, low_open=False, high_open=False):
-    """A hyper-parameter within [low, high] (``*_open``: the bound itself is excluded)."""
+    """A hyper-parameter within [low, high] (``*_open``: the bound itself is excluded); with no
+    ``high``, within [low, ∞), which excludes infinity as well as NaN."""
     original = value
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{layer}: {name} must be a number, got {value!r}") from None
     too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
+    if high is None:
+        too_high = value == math.inf
+    else:
+        too_high = value >= high if high_open else value > high
     if too_low or too_high or value != value:  # value != value: NaN
         interval = ("(" if low_open else "[") + f"{low}, " + \
             (f"{high}" + (")" if high_open else "]") if high is not None else "∞)")

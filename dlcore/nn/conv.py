@@ -23,7 +23,8 @@ layout (ReLU, pooling) hands its gradient back already channel-major, so no copy
 import numpy as np
 
 from . import init
-from ._checks import axis_size, float_input, pair, positive_int, same_dtype, window_fits
+from ._checks import (axis_size, float_dtype, float_input, pair, positive_int, same_dtype,
+                      window_fits)
 from .module import Module, Parameter
 
 
@@ -75,6 +76,7 @@ class Conv2d(Module):
         self.in_channels = positive_int(in_channels, "in_channels", "Conv2d")
         self.out_channels = positive_int(out_channels, "out_channels", "Conv2d")
         self.groups = positive_int(groups, "groups", "Conv2d")
+        dtype = float_dtype(dtype, "Conv2d")
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if value % groups:
                 raise ValueError(f"Conv2d: {name} ({value}) must be divisible by groups "

@@ -18,21 +18,23 @@ TiedLinear uses another layer's weight *transposed* (the decoder of a tied autoe
 import numpy as np
 
 from . import init
-from ._checks import axis_size, float_input, positive_int, same_dtype
+from ._checks import axis_size, float_dtype, float_input, positive_int, same_dtype
 from .module import Module, Parameter
 
 
 class Linear(Module):
     """``y = x Wᵀ + b``; weight and bias drawn as torch does, U(-1/√in, 1/√in).
 
-    ``dtype`` of the parameters (float32 like torch; inputs must match), ``rng`` a Generator
-    or seed for the initial values (``None``: from NumPy's global seed, see ``init.get_rng``).
+    ``dtype`` of the parameters, floating-point (float32 like torch, or float64; a TypeError
+    for anything else; inputs must match), ``rng`` a Generator or seed for the initial values
+    (``None``: from NumPy's global seed, see ``init.get_rng``).
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features", "Linear")
         self.out_features = positive_int(out_features, "out_features", "Linear")
+        dtype = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
         init.torch_default_(self.weight, self.bias, rng)

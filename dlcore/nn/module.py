@@ -27,12 +27,17 @@ from functools import wraps
 
 import numpy as np
 
+from ._checks import float_dtype
+
 
 class Parameter:
-    """A trainable array: ``data`` and its gradient ``grad`` (same shape, starts at zero)."""
+    """A trainable array: ``data`` and its gradient ``grad`` (same shape, starts at zero).
+    ``data`` must be floating-point (float32, float64, ...): a TypeError says otherwise."""
 
     def __init__(self, data):
-        self.data = np.asarray(data)
+        data = np.asarray(data)
+        float_dtype(data.dtype, "Parameter")  # a gradient step cannot update integers
+        self.data = data
         self.grad = np.zeros_like(self.data)
 
     @property

@@ -20,7 +20,7 @@ LocalResponseNorm (AlexNet), across channels, with n = ``size``::
 
 import numpy as np
 
-from ._checks import axis_size, float_input, in_range, positive_int, same_dtype
+from ._checks import axis_size, float_dtype, float_input, in_range, positive_int, same_dtype
 from .module import Module, Parameter
 
 
@@ -34,6 +34,7 @@ class _BatchNorm(Module):
         if momentum is not None:
             in_range(momentum, "momentum", self.name, 0, 1)
         self.momentum = momentum
+        dtype = float_dtype(dtype, self.name)
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
         # buffers, as in torch: saved in state_dict(), not trained
@@ -88,12 +89,14 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Over (N, C) features, or (N, C, L) sequences."""
+    """Over (N, C) features, or (N, C, L) sequences. ``dtype`` of the parameters and running
+    statistics: floating-point, as for :class:`~dlcore.nn.Linear`."""
     name, ndims, layout = "BatchNorm1d", (2, 3), "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Over (N, C, H, W) feature maps: one mean and variance per channel."""
+    """Over (N, C, H, W) feature maps: one mean and variance per channel. ``dtype`` as for
+    :class:`BatchNorm1d`."""
     name, ndims, layout = "BatchNorm2d", (4,), "(N, C, H, W)"
 
 

@@ -27,7 +27,10 @@ from .module import Parameter
 
 
 class Optimizer:
-    """Base class: holds the parameters, the learning rate ``lr`` and per-parameter state."""
+    """Base class: holds the parameters, the learning rate ``lr`` and per-parameter state.
+
+    Every hyper-parameter is checked when the optimiser is built: ``lr``, ``weight_decay``,
+    ``eps``, ``momentum`` and the like must be finite numbers >= 0 (a ValueError otherwise)."""
 
     def __init__(self, params, lr):
         name = type(self).__name__

@@ -29,7 +29,7 @@ its gradient, which is what an RBM becomes when a deep belief network is unrolle
 import numpy as np
 
 from . import init
-from ._checks import axis_size, float_input, in_range, positive_int, same_dtype
+from ._checks import axis_size, float_dtype, float_input, in_range, positive_int, same_dtype
 from .module import Module, Parameter
 
 #: Exact sums enumerate 2 ** min(n_visible, n_hidden) configurations; beyond this many units
@@ -89,14 +89,20 @@ class RBM(Module):
 
     The weights start as Hinton's practical guide advises, N(0, 0.01²), the biases at zero
     (:meth:`init_visible_bias` sets the visible biases to log p/(1-p) of the data's means).
-    ``dtype`` of the parameters (inputs must match); ``rng`` a Generator or seed for the initial
-    weights and for the Gibbs samples when no ``noise`` is given.
+    ``dtype`` of the parameters, float32 or float64 (a TypeError for anything else; inputs must
+    match); ``rng`` a Generator or seed for the initial weights and for the Gibbs samples when no
+    ``noise`` is given.
     """
 
     def __init__(self, n_visible, n_hidden, dtype=np.float32, rng=None):
         super().__init__()
         self.n_visible = positive_int(n_visible, "n_visible", "RBM")
         self.n_hidden = positive_int(n_hidden, "n_hidden", "RBM")
+        dtype = float_dtype(dtype, "RBM")
+        if dtype not in (np.float32, np.float64):  # e.g. float16
+            raise TypeError(f"RBM: dtype must be float32 or float64, the dtypes in which "
+                            f"NumPy's Generator draws the Gibbs sampler's uniform numbers; got "
+                            f"{dtype}")
         self.rng = init.get_rng(rng)
         self.weight = Parameter((0.01 * self.rng.standard_normal((n_hidden, n_visible)))
                                 .astype(dtype))

@@ -13,6 +13,10 @@ rest: DistributedDataParallel, metrics over all processes, a checkpoint after ev
 (``--checkpoint-dir``), ``--resume`` after an interruption. On a GPU, mixed precision and the
 channels-last layout are on unless turned off (``--no-amp``, ``--no-channels-last``).
 
+Every argument is checked before any data is read or any training starts (:func:`parse_args`);
+what can only be found later (a data folder in the wrong layout, an unreadable image, a
+checkpoint of another architecture) is one line ``train_imagenet: error: ...`` (:func:`main`).
+
 ``--batch-size`` is per process; by default the paper's batch is shared out, so that the global
 batch is the paper's. The default learning rate is the paper's, scaled by global batch / paper's
 batch, the linear scaling rule of Goyal et al. (2017), who add a gradual warm-up for large
@@ -25,7 +29,9 @@ the epoch of lowest validation loss) into ``--checkpoint-dir``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -128,22 +134,40 @@ def ten_crop_loss(model, batch):
     return F.nll_loss(probs.clamp_min(1e-12).log(), y), probs
 
 
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+def _integer(text, low, high, wanted):
+    """``text`` as an int in low..high (high None: no bound), or argparse's one-line error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
     return value
+
+
+def _positive(text):
+    return _integer(text, 1, None, "a positive integer")
 
 
 def _non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return _integer(text, 0, None, "an integer >= 0")
+
+
+def _seed(text):  # NumPy's global seed takes 32 bits
+    return _integer(text, 0, 2**32 - 1, f"an integer in 0 .. {2**32 - 1}")
+
+
+def _learning_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    """The command line (``--help`` lists it); ``argv`` defaults to ``sys.argv[1:]``."""
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m dlcore.scripts.train_imagenet",
         description="Train a dlcore.models ImageNet architecture on an ImageFolder tree with the "
@@ -157,21 +181,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=_positive, help="epochs (default: the paper's)")
     p.add_argument("--batch-size", type=_positive,
                    help="images per process and step (default: the paper's batch / processes)")
-    p.add_argument("--lr", type=float, help="initial learning rate (default: the paper's, "
-                                            "scaled by global batch / paper's batch)")
+    p.add_argument("--lr", type=_learning_rate,
+                   help="initial learning rate, finite and > 0 (default: the paper's, scaled by "
+                        "global batch / paper's batch)")
     p.add_argument("--warmup-epochs", type=_non_negative,
-                   help="linear warm-up epochs (step schedule; default 5 if the global batch "
-                        "exceeds the paper's, else 0)")
+                   help="linear warm-up epochs, fewer than --epochs (step schedule; default 5 if "
+                        "the global batch exceeds the paper's, else 0)")
     p.add_argument("--workers", type=_non_negative,
                    help="data-loading processes per training process (default: from the cores)")
-    p.add_argument("--image-size", type=_positive, default=224, help="crop size (224)")
+    p.add_argument("--image-size", type=_positive, default=224,
+                   help="crop size (224); the architecture must take it")
     p.add_argument("--resize", type=_positive, nargs="+", metavar="SIDE",
-                   help="shorter side before cropping: one value, or LOW HIGH for scale "
-                        "augmentation (default: the paper's, scaled to --image-size)")
+                   help="shorter side before cropping, at least --image-size: one value, or LOW "
+                        "HIGH for scale augmentation (default: the paper's, scaled to "
+                        "--image-size)")
     p.add_argument("--checkpoint-dir", type=Path,
-                   help="write checkpoint.pt after every epoch and model.pt at the end")
+                   help="write checkpoint.pt after every epoch and model.pt at the end (a "
+                        "folder, created if need be)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from CHECKPOINT_DIR/checkpoint.pt if it exists")
+                   help="continue from CHECKPOINT_DIR/checkpoint.pt if it exists (written by "
+                        "the same --arch, --recipe, classes and learning rate)")
     p.add_argument("--ten-crop", action="store_true",
                    help="also evaluate with ten crops per image at the end")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
@@ -180,30 +209,136 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="channels-last memory layout (default: on for CUDA)")
     p.add_argument("--max-steps", type=_positive,
                    help="at most this many training steps per epoch (smoke tests, throughput)")
-    p.add_argument("--seed", type=_non_negative, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels (slower on a GPU: no cuDNN autotuning)")
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (``--help`` lists it); ``argv`` defaults to ``sys.argv[1:]``.
+
+    Every argument is checked here, before any data is read or any training starts: numbers
+    in range (a learning rate finite and > 0, ``--seed`` within NumPy's 32 bits), options that
+    go together (``--resize`` at least ``--image-size``, LOW <= HIGH; ``--warmup-epochs`` with
+    the step schedule and fewer than the epochs), a ``--checkpoint-dir`` that is, or can be
+    created as, a writable folder, and an ``--image-size`` that ``--arch`` takes (tried with a
+    forward pass on torch's meta device, which computes shapes only). A bad argument ends the
+    program as argparse does: the usage, one ``error:`` line, exit status 2."""
+    p = _parser()
     args = p.parse_args(argv)
-    if args.resume and args.checkpoint_dir is None:
-        p.error("--resume continues from CHECKPOINT_DIR/checkpoint.pt: give --checkpoint-dir")
-    if args.resize is not None and len(args.resize) > 2:
-        p.error(f"--resize takes one value or two (LOW HIGH), got {len(args.resize)}")
-    if args.resize is not None and min(args.resize) < args.image_size:
-        p.error(f"--resize {' '.join(map(str, args.resize))} is smaller than --image-size "
-                f"{args.image_size}: the crops are taken from the resized image")
-    recipe = RECIPES[args.recipe or ARCHS[args.arch]]
-    if args.warmup_epochs and recipe.schedule != "step":
-        p.error(f"--warmup-epochs goes with the step schedule (--recipe resnet); the "
-                f"{args.recipe or ARCHS[args.arch]} recipe's schedule is {recipe.schedule}")
+    for check in (_contradiction, _checkpoint_dir_problem, _image_size_problem):
+        problem = check(args)
+        if problem:
+            p.error(problem)
     return args
 
 
-class _Epochs:
-    """The training batches of an epoch, at most ``max_steps`` of them, timed and counted."""
+def _contradiction(args):
+    """Options that cannot go together, or None."""
+    if args.resume and args.checkpoint_dir is None:
+        return "--resume continues from CHECKPOINT_DIR/checkpoint.pt: give --checkpoint-dir"
+    resize = args.resize
+    if resize is not None:
+        shown = " ".join(map(str, resize))
+        if len(resize) > 2:
+            return f"--resize takes one value or two (LOW HIGH), got {len(resize)}"
+        if resize[0] > resize[-1]:
+            return f"--resize {shown}: LOW must not exceed HIGH"
+        if resize[0] < args.image_size:
+            return (f"--resize {shown} is smaller than --image-size {args.image_size}: the "
+                    f"crops are taken from the resized image")
+    recipe_name = args.recipe or ARCHS[args.arch]
+    recipe = RECIPES[recipe_name]
+    if args.warmup_epochs and recipe.schedule != "step":
+        return (f"--warmup-epochs goes with the step schedule (--recipe resnet); the "
+                f"{recipe_name} recipe's schedule is {recipe.schedule}")
+    epochs = args.epochs or recipe.epochs
+    if args.warmup_epochs and args.warmup_epochs >= epochs:
+        return (f"--warmup-epochs {args.warmup_epochs} leaves no epoch after the warm-up: "
+                f"--epochs is {epochs}")
+    return None
 
-    def __init__(self, batches, max_steps=None):
-        self.batches, self.max_steps = batches, max_steps
+
+def _checkpoint_dir_problem(args):
+    """Why checkpoints could not be written into ``--checkpoint-dir``, or None: found now, not
+    after the first epoch's training."""
+    folder = args.checkpoint_dir
+    if folder is None:
+        return None
+    if folder.exists():
+        if not folder.is_dir():
+            return (f"--checkpoint-dir {folder} is a file, not a folder: checkpoint.pt and "
+                    f"model.pt are written into it")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"--checkpoint-dir {folder} is not writable"
+        return None
+    parent = next(p for p in folder.parents if p.exists())  # where it would be created
+    if not parent.is_dir():
+        return f"--checkpoint-dir {folder} cannot be created: {parent} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--checkpoint-dir {folder} cannot be created: {parent} is not writable"
+    return None
+
+
+def _crop_problem(model, size):
+    """None if ``model`` (on the meta device) takes size × size images, else why not."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(torch.empty(1, 3, size, size, device="meta"))
+    except (RuntimeError, ValueError) as e:
+        return str(e).strip().splitlines()[-1]
+    return None
+
+
+def _image_size_problem(args):
+    """Why ``--arch`` cannot take ``--image-size`` crops, or None. The model is built and run
+    on torch's meta device: shapes are computed, nothing is allocated, so even ResNet-152
+    takes a fraction of a second."""
+    import torch
+
+    from dlcore import models
+
+    with torch.device("meta"):
+        model = getattr(models, args.arch)().eval()
+    size = args.image_size
+    why = _crop_problem(model, size)
+    if why is None:
+        return None
+    fixed = getattr(model, "input_shape", None)  # e.g. lecture_cnn: 32 x 32 only
+    if fixed is not None:
+        return (f"--arch {args.arch} takes {fixed[-2]} × {fixed[-1]} crops only, got "
+                f"--image-size {size}: pass --image-size {fixed[-1]}")
+    if size < 224 and _crop_problem(model, 224) is None:
+        # Too small: the feature maps shrink to nothing. Larger inputs only help, so bisect.
+        low, high = size, 224
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (low, mid) if _crop_problem(model, mid) is None else (mid, high)
+        return (f"--image-size {size} is too small for --arch {args.arch}: the smallest crop "
+                f"it takes is {high}")
+    return f"--arch {args.arch} cannot take {size} × {size} crops: {why}"
+
+
+class _Epochs:
+    """The training batches of an epoch, at most ``max_steps`` of them, timed and counted.
+
+    ``record`` (architecture, recipe, classes, learning rate) is this batch source's state: fit keeps it in
+    every checkpoint (see :meth:`state_dict`), so that ``--resume`` can tell which run wrote
+    one."""
+
+    def __init__(self, batches, max_steps=None, record=None):
+        self.batches, self.max_steps, self.record = batches, max_steps, record or {}
         self.seconds, self.examples = 0.0, 0
+
+    def state_dict(self):
+        # fit saves a batch source's state_dict with each checkpoint ("batches")
+        return dict(self.record)
+
+    def load_state_dict(self, state):
+        pass  # nothing to restore: _check_resume compared the record before fit loaded it
 
     def set_epoch(self, epoch):
         self.batches.set_epoch(epoch)
@@ -230,6 +365,72 @@ def _default_workers():
 def _errors(history, split):
     top1, top5 = history[f"{split} accuracy"][-1], history[f"{split} top5"][-1]
     return f"top-1 error {100 * (1 - top1):.2f}%, top-5 error {100 * (1 - top5):.2f}%"
+
+
+class _Refused(Exception):
+    """An argument that turned out wrong once the data or the checkpoint was read: main prints
+    the message as one line."""
+
+
+def _shown(names, n=5):
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def _weights_mismatch(saved, own):
+    """What differs between two state_dicts ("missing: ...; unexpected: ..."), or ""."""
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [f"{k} {tuple(saved[k].shape)} for {tuple(own[k].shape)}" for k in own
+              if k in saved and saved[k].shape != own[k].shape]
+    return "; ".join(f"{what}: {_shown(keys)}" for what, keys in (
+        ("missing", missing), ("unexpected", unexpected), ("shapes", shapes)) if keys)
+
+
+def _read_checkpoint(path):
+    from dlcore import distributed
+
+    try:
+        return distributed.load_checkpoint(path, map_location="cpu", restore_rng=False)
+    except Exception as e:  # whatever the reason (torn, another format), it cannot be resumed
+        reason = str(e).strip().splitlines()[-1]
+        if str(path) not in reason:
+            reason = f"cannot read {path}: {reason}"
+        raise _Refused(f"--resume: {reason}") from None
+
+
+def _record_mismatch(saved, record, data):
+    """How the run that wrote a checkpoint (its record ``saved``) differs from this one, or
+    None. Each of these would fail in fit's load, or worse, be silently replaced by it."""
+    for key, how in (("arch", "by"), ("recipe", "with")):
+        if key in saved and saved[key] != record[key]:
+            return (f"was written {how} --{key} {saved[key]}, not {record[key]}: pass "
+                    f"--{key} {saved[key]} to continue that run")
+    old, new = saved.get("classes"), record["classes"]
+    if old is not None and list(old) != new:
+        return (f"was trained on {len(old)} classes ({_shown(old)}), not the {len(new)} of "
+                f"--data {data} ({_shown(new)}): resume with the data it was trained on")
+    if "lr" in saved and saved["lr"] != record["lr"]:  # str(float) round-trips exactly
+        return (f"was trained with learning rate {saved['lr']}, not {record['lr']} (--lr, or "
+                f"by default the paper's scaled to the global batch): pass --lr {saved['lr']} "
+                f"to continue that run")
+    return None
+
+
+def _check_resume(path, record, model, data):
+    """Refuse, before fit loads it, a checkpoint that another run wrote: another ``--arch``,
+    ``--recipe``, set of classes or learning rate, as its record says (:class:`_Epochs`); for
+    a checkpoint without one, weights that do not fit ``model``."""
+    state = _read_checkpoint(path)
+    saved = state.get("batches")
+    problem = _record_mismatch(saved if isinstance(saved, dict) else {}, record, data)
+    mismatch = _weights_mismatch(state["model"], model.state_dict())
+    if problem is None and mismatch:
+        problem = (f"holds weights that do not fit --arch {record['arch']} with "
+                   f"{len(record['classes'])} classes ({mismatch}): resume with the --arch and "
+                   f"--data it was trained with")
+    if problem is not None:
+        raise _Refused(f"--resume: {path} {problem}, or choose another --checkpoint-dir to "
+                       f"start afresh")
 
 
 def _run(args, on_epoch_end):
@@ -273,11 +474,15 @@ def _run(args, on_epoch_end):
         torch.backends.cudnn.benchmark = True  # autotuned convolutions: fixed input sizes
     model = getattr(models, args.arch)(num_classes=len(train_set.classes)).to(device)
     optimizer, scheduler = make_optimizer(model, recipe, lr, epochs, warmup)
+    record = {"arch": args.arch, "recipe": recipe_name, "classes": list(train_set.classes),
+              "lr": lr}
     batches = _Epochs(distributed.DistributedBatches(train_set, batch, shuffle=True,
                                                      seed=args.seed, workers=workers),
-                      args.max_steps)
+                      args.max_steps, record)
     val = distributed.DistributedBatches(val_set, batch, workers=workers)
     checkpoint = None if args.checkpoint_dir is None else args.checkpoint_dir / "checkpoint.pt"
+    if args.resume and checkpoint.is_file():
+        _check_resume(checkpoint, record, model, args.data)
 
     n_params = sum(p.numel() for p in model.parameters())
     say(f"{args.arch}: {n_params:,} parameters, {len(train_set.classes)} classes; "
@@ -331,21 +536,44 @@ def _run(args, on_epoch_end):
     return results
 
 
+def _worker_message(error):
+    """The original message of an exception raised in a DataLoader worker, or None for one
+    raised here. torch re-raises a worker's exception as the same type with the worker's
+    whole traceback as its message; the traceback ends with "module.Type: message"."""
+    text = str(error)
+    if not re.match(r"Caught \w+ in DataLoader worker process \d+\.\n", text):
+        return None
+    kind = type(error)
+    _, found, message = text.rpartition(f"\n{kind.__module__}.{kind.__qualname__}: ")
+    return message.strip() if found else text.strip().splitlines()[-1]
+
+
 def main(argv=None, *, on_epoch_end=None) -> dict:
-    """Run the program: parse ``argv``, join torchrun's process group if there is one, train,
-    evaluate, leave the group. Returns ``{"history": History, "centre crop": {...},
-    "ten crops": {...}}`` (the latter with ``--ten-crop``). ``on_epoch_end(epoch, history)``
-    runs on every process after each epoch's checkpoint. A data folder that is missing or not
-    in ImageFolder layout ends the program with a message saying what was expected."""
+    """Run the program: parse ``argv`` (:func:`parse_args` checks every argument first), join
+    torchrun's process group if there is one, train, evaluate, leave the group. Returns
+    ``{"history": History, "centre crop": {...}, "ten crops": {...}}`` (the latter with
+    ``--ten-crop``). ``on_epoch_end(epoch, history)`` runs on every process after each epoch's
+    checkpoint.
+
+    What can only be found once the data or the checkpoint is read ends the program with one
+    line, ``train_imagenet: error: <what was expected>``, and exit status 2: a data folder
+    that is missing or not in ImageFolder layout; an image that cannot be read (also by a
+    loader worker, whose traceback is left out; said by whichever process read it); a
+    ``--resume`` checkpoint written by another ``--arch``, ``--recipe``, set of classes or
+    learning rate (each checkpoint records them; for an older one without the record, weights
+    that do not fit ``--arch``), or one that cannot be read."""
     from dlcore import distributed
     from dlcore.data import DataError
 
     args = parse_args(argv)
     try:
         return _run(args, on_epoch_end)
-    except DataError as e:
-        if os.environ.get("RANK", "0") == "0":
-            print(f"train_imagenet: error: {e}", file=sys.stderr)
+    except (DataError, _Refused) as e:
+        from_worker = _worker_message(e)
+        # Every process finds the same layout or checkpoint problem: process 0 says it. A
+        # worker reads its own process's share of the images: that process says it.
+        if from_worker is not None or os.environ.get("RANK", "0") == "0":
+            print(f"train_imagenet: error: {from_worker or e}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         distributed.cleanup()
