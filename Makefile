@@ -9,10 +9,15 @@ VENV   ?= .venv
 # not fetch the several-GB CUDA build: TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_INDEX ?=
 CONSTRAINTS := constraints.txt
+# OpenMP threads (torch's CPU build) sleep when idle instead of spinning, so that the book, its
+# tests and a neighbour (a second clone's tests, a browser) share the cores without a 10-40x
+# slowdown (benchmarks/bench_contention.md). Every command below, and the Jupyter kernels that
+# nbval and the book build start, inherit it.
+export OMP_WAIT_POLICY ?= PASSIVE
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlcore-installed
 
-.PHONY: book test unit outputs bench constraints sync-repo-url clean
+.PHONY: book test unit outputs bench contention constraints sync-repo-url clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +41,9 @@ outputs: $(STAMP)           ## re-execute the chapters and store their outputs
 bench: $(STAMP)             ## speed of the NumPy layers against torch, and of the RBM against its peer
 	$(BIN)/python benchmarks/bench_nn.py --markdown benchmarks/bench_nn.md --json benchmarks/bench_nn.json
 	$(BIN)/python benchmarks/bench_rbm.py --markdown benchmarks/bench_rbm.md --json benchmarks/bench_rbm.json
+
+contention: $(STAMP)        ## threads on a shared machine: one epoch alone and beside a busy core
+	env -u OMP_WAIT_POLICY $(BIN)/python benchmarks/bench_contention.py --markdown benchmarks/bench_contention.md --json benchmarks/bench_contention.json
 
 constraints: $(STAMP)       ## after changing a dependency: record the installed set as the tested one
 	$(BIN)/python scripts/freeze_constraints.py > $(CONSTRAINTS).new

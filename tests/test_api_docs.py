@@ -15,8 +15,9 @@ MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient
            "dlcore.exercises", "dlcore.ledger", "dlcore.convolution", "dlcore.models.lenet",
            "dlcore.models.alexnet", "dlcore.models.vgg", "dlcore.models.googlenet",
            "dlcore.models.resnet",
-           "dlcore.models.summary", "dlcore.augment", "dlcore.linear",
-           "dlcore.distributed", "dlcore.scripts.train_imagenet"]
+           "dlcore.models.summary", "dlcore.models.published", "dlcore.augment",
+           "dlcore.linear", "dlcore.distributed", "dlcore.scripts.train_imagenet",
+           "dlcore.scaleup"]
 
 
 def public_names(module):

@@ -14,7 +14,9 @@
 - :mod:`dlcore.models.resnet` — ResNet-18 … 152 and the paper's CIFAR ResNets with their plain
   twins (Chapter 9);
 - :mod:`dlcore.models.summary` — per-layer output shapes, parameters, multiply-adds (counted by
-  torch's ``FlopCounterMode``) and neurons.
+  torch's ``FlopCounterMode``) and neurons;
+- :mod:`dlcore.models.published` — torchvision's published ImageNet weights, fetched with their
+  hash checked and read as tensors only, and the names of the 1,000 classes (Chapters 8, 9).
 
 This package imports torch and never :mod:`dlcore.nn`; the twin tests tie the two sides together.
 Names are loaded on first use, so ``import dlcore.models`` stays cheap.
@@ -50,6 +52,10 @@ _FAMILY = {
     "ResNet": "resnet", "BasicBlock": "resnet", "Bottleneck": "resnet",
     "resnet18": "resnet", "resnet34": "resnet", "resnet50": "resnet", "resnet101": "resnet",
     "resnet152": "resnet", "CifarResNet": "resnet", "cifar_resnet": "resnet",
+    # published.py
+    "PUBLISHED": "published", "PublishedWeights": "published",
+    "WeightsUnavailable": "published", "pretrained": "published",
+    "imagenet_classes": "published", "top_classes": "published",
 }
 
 __all__ = sorted(_FAMILY)
