@@ -18,25 +18,36 @@ dlcore.scripts.train_imagenet`` use; nothing here starts or watches processes (t
   (``DistributedSampler`` for training).
 - :func:`save_checkpoint` and :func:`load_checkpoint`: model, optimiser, scheduler, epoch and
   the random-number states of every process, written by process 0 alone and atomically (a
-  temporary file in the same folder, flushed to disk, then renamed over the old one).
+  temporary file in the same folder, flushed to disk, then renamed over the old one). A
+  checkpoint that cannot be used (unreadable, or made for another optimiser, scheduler or
+  learning rate) raises :class:`CheckpointError`; a full disk, :class:`DiskFull`.
 
 Imports torch, never :mod:`dlcore.nn`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._errors import ReaderError
+
 __all__ = ["setup", "cleanup", "is_distributed", "rank", "world_size", "is_main", "barrier",
            "all_reduce_sum", "wrap", "unwrap", "DistributedBatches", "save_checkpoint",
-           "load_checkpoint"]
+           "load_checkpoint", "CheckpointError", "DiskFull"]
 
-_RESERVED = ("format", "epoch", "model", "optimizer", "scheduler", "rng", "world_size")
+# Format 1 did not say how the model's keys were written, so loading guessed DDP's prefix from
+# the keys. Format 2 always writes the bare model's keys and names the optimiser's and
+# scheduler's classes and the optimiser's hyper-parameters.
+_FORMAT = 2
+_RESERVED = ("format", "epoch", "model", "optimizer", "scheduler", "rng", "world_size",
+             "optimizer_class", "scheduler_class", "optimizer_hyperparameters")
 
 
 # --------------------------------------------------------------------------- the process group
@@ -277,21 +288,137 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
+class CheckpointError(ReaderError, ValueError):
+    """A checkpoint that cannot be used: empty, truncated or corrupt, of a newer format, or
+    saved with another optimiser or scheduler class, or other optimiser hyper-parameters, than
+    those it is loaded into. The message names the file and says what to do."""
+
+
+class DiskFull(ReaderError, OSError):
+    """:func:`save_checkpoint` found no space (or no quota) left on the checkpoint's disk. The
+    previous checkpoint, if there was one, is intact; ``errno`` is that of the failed write."""
+
+
+def _class_name(obj) -> str:
+    kind = type(obj)
+    return kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__}.{kind.__qualname__}"
+
+
+# Optimiser arguments that choose an implementation, not the optimisation itself: a resumed
+# run may set them differently (e.g. on another device).
+_IMPLEMENTATION = frozenset({"foreach", "fused", "capturable", "differentiable"})
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _hyperparameters(optimizer) -> dict:
+    """The optimiser's constructor arguments (torch's ``defaults``: lr, momentum, betas, ...)
+    as plain values. Unlike ``param_groups`` they are never changed by a scheduler, so a
+    resumed run's optimiser must have the same ones."""
+    out = {}
+    for name, value in getattr(optimizer, "defaults", {}).items():
+        value = value.tolist() if hasattr(value, "tolist") else value  # a tensor lr
+        value = list(value) if isinstance(value, tuple) else value  # betas
+        values = value if isinstance(value, list) else [value]
+        if name not in _IMPLEMENTATION and all(isinstance(v, _PLAIN) for v in values):
+            out[name] = value
+    return out
+
+
+def _check_loadable(value, where: str) -> None:
+    """Refuse, before anything is written, an extra value that ``torch.load(weights_only=True)``
+    would refuse when the checkpoint is loaded (it would then be unreadable as a whole)."""
+    import collections
+
+    import torch
+
+    kind = type(value)
+    if kind in (dict, collections.OrderedDict):
+        for k, v in value.items():
+            _check_loadable(k, f"a key of {where}")
+            _check_loadable(v, f"{where}[{k!r}]")
+    elif kind in (list, tuple):
+        for i, v in enumerate(value):
+            _check_loadable(v, f"{where}[{i}]")
+    elif kind is set:
+        for v in value:
+            _check_loadable(v, f"an element of {where}")
+    elif kind in (type(None), bool, int, float, complex, str, bytes, bytearray, torch.Tensor,
+                  torch.nn.Parameter, torch.Size, torch.dtype, torch.device):
+        return
+    elif not _loads_back(value):  # anything else: ask torch itself, on this value alone
+        raise TypeError(
+            f"save_checkpoint: the extra value {where} is a {_class_name(value)}, which "
+            f"load_checkpoint could not read back (it loads with torch.load(weights_only=True): "
+            f"tensors, numbers, strings, None, and lists, tuples, sets and dicts of them). "
+            f"Convert it first, e.g. float(x), x.tolist() or torch.from_numpy(x) for NumPy "
+            f"values, dict(x) for a dict subclass; nothing was written")
+
+
+def _loads_back(value) -> bool:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    try:
+        torch.save(value, buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+    except Exception:  # unpicklable (a lambda), or refused by the weights-only unpickler
+        return False
+    return True
+
+
+def _temporary(path: Path, pid: int) -> Path:
+    # A name that only dlcore writes, so that a later save can recognise its own leftovers.
+    return path.with_name(f".{path.name}.dlcore-save-{pid}.tmp")
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove the temporary files of earlier saves of ``path`` that were killed mid-write:
+    files with dlcore's own name pattern, of processes that no longer run."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.dlcore-save-(\d+)\.tmp")
+    for entry in path.parent.iterdir():
+        found = pattern.fullmatch(entry.name)
+        if found and not _running(int(found[1])):
+            entry.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a save still writing its file)."""
+    if os.name != "posix":  # on Windows os.kill would end the process: keep its file
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to another user
+        return True
+    return True
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def _atomic_save(obj, path: Path) -> None:
     """torch.save to a temporary file beside ``path``, flushed to disk, then renamed over
     ``path``: a reader (or a run killed mid-write) sees the old file or the new, never half."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove_leftovers(path)
+    tmp = _temporary(path, os.getpid())
     try:
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            raise _disk_full(err, path) from err
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -301,75 +428,210 @@ def _atomic_save(obj, path: Path) -> None:
             os.close(fd)
 
 
+def _disk_full(err: OSError, path: Path) -> DiskFull:
+    kept = "the previous checkpoint is intact" if path.exists() else "no checkpoint was written"
+    return DiskFull(err.errno, f"could not write the checkpoint {path}: no space left on its "
+                               f"disk ({err.strerror}); {kept}. Free some space or write the "
+                               f"checkpoint to another disk, then run again (resume=True "
+                               f"continues from the last checkpoint)")
+
+
 def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int = 0,
                     **extra) -> Path:
-    """Write what a run needs to continue: the model's ``state_dict`` (unwrapped from DDP, so
-    without the ``module.`` prefix), the optimiser's and scheduler's (when given), ``epoch``
-    (the last one completed), the random-number states (Python, NumPy, torch, CUDA) of every
-    process, and any ``extra`` keyword values (e.g. the History).
+    """Write what a run needs to continue: the model's ``state_dict`` (unwrapped from DDP and
+    ``torch.compile``, so without their ``module.`` and ``_orig_mod.`` prefixes), the
+    optimiser's and scheduler's (when given) with their classes and the optimiser's
+    hyper-parameters, ``epoch`` (the last one completed), the random-number states (Python,
+    NumPy, torch, CUDA) of every process, and any ``extra`` keyword values (e.g. the History).
+
+    ``extra`` values must be what ``torch.load(weights_only=True)`` reads back (tensors,
+    numbers, strings, None, and lists, tuples, sets and dicts of them): anything else (a NumPy
+    scalar, a dict subclass, a function) is refused with a ``TypeError`` naming its key and
+    type, before anything is written.
 
     Every process must call it (the random states are gathered); process 0 alone writes, to a
-    temporary file that is then renamed over ``path``; all return once the file is in place.
+    temporary file that is then renamed over ``path``; all return once the file is in place, or
+    all raise if process 0 could not write it. A full disk raises :class:`DiskFull`, leaving
+    the previous checkpoint intact; the temporary file of a save that was killed mid-write is
+    removed by the next save of ``path``.
     """
     path = Path(path)
     clash = sorted(set(extra) & set(_RESERVED))
     if clash:
         raise ValueError(f"save_checkpoint: {', '.join(clash)} cannot be passed as extra values; "
                          f"reserved names are {', '.join(_RESERVED)}")
+    for key, value in extra.items():  # on every process, so that all refuse alike
+        _check_loadable(value, key)
     rngs = _gather(_rng_state())
+    failed = None
     if is_main():
-        state = {"format": 1, "epoch": int(epoch), "model": unwrap(model).state_dict(),
+        state = {"format": _FORMAT, "epoch": int(epoch), "model": _bare(model).state_dict(),
                  "optimizer": None if optimizer is None else optimizer.state_dict(),
                  "scheduler": None if scheduler is None else scheduler.state_dict(),
+                 "optimizer_class": None if optimizer is None else _class_name(optimizer),
+                 "scheduler_class": None if scheduler is None else _class_name(scheduler),
+                 "optimizer_hyperparameters": None if optimizer is None
+                 else _hyperparameters(optimizer),
                  "rng": rngs, "world_size": world_size(), **extra}
-        _atomic_save(state, path)
-    barrier()
+        try:
+            _atomic_save(state, path)
+        except Exception as err:
+            failed = err
+    # In place of a barrier: the other processes learn that process 0 failed, rather than
+    # waiting for it.
+    if all_reduce_sum([failed is not None])[0] and failed is None:
+        raise RuntimeError(f"process 0 could not write the checkpoint {path}; its error says why")
+    if failed is not None:
+        raise failed
     return path
 
 
-def _strip_prefixes(state: dict) -> dict:
-    # DDP saves "module.conv1.weight", torch.compile "_orig_mod.conv1.weight".
+def _bare(model):
+    """The model inside DDP's and torch.compile's wrappers, whose ``state_dict`` keys carry the
+    prefixes ``module.`` and ``_orig_mod.``."""
+    while True:
+        inner = unwrap(model)
+        if type(inner).__name__ == "OptimizedModule":  # torch.compile's wrapper
+            inner = inner._orig_mod
+        if inner is model:
+            return model
+        model = inner
+
+
+def _strip_prefixes(state: dict, model) -> dict:
+    # Format 1 did not say whether the keys came from DDP ("module.conv1.weight") or
+    # torch.compile ("_orig_mod.conv1.weight"): strip a prefix only when the keys do not fit
+    # the model as they are (its own child may be called "module").
+    expected = set(model.state_dict())
     for prefix in ("module.", "_orig_mod."):
-        if state and all(k.startswith(prefix) for k in state):
+        if set(state) != expected and state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
     return state
 
 
-def load_checkpoint(path, model=None, optimizer=None, scheduler=None, *, map_location=None,
-                    restore_rng: bool = True) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` and put its parts back: the model's
-    weights (into ``model``, wrapped in DDP or not; a ``module.`` prefix in the file is
-    removed), the optimiser's and the scheduler's state, and, with ``restore_rng``, this
-    process's random-number states (when the checkpoint was written by as many processes as
-    there are now; otherwise a warning says the run will not repeat bit for bit).
-
-    Tensors go to ``map_location``, by default the device of ``model``'s parameters. Returns the
-    whole checkpoint as a dict (``"epoch"``, and the extra values it was saved with).
-    """
+def _read(path: Path, model, map_location):
+    """The checkpoint's dict, or a :class:`CheckpointError` that names the file and what is
+    wrong with it (never torch's advice to unpickle it with ``weights_only=False``)."""
     import torch
 
-    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: expected a file written by "
                                 f"dlcore.distributed.save_checkpoint (or fit(checkpoint=...)); "
                                 f"check the path, or start without resuming")
     if map_location is None:
-        params = [] if model is None else list(unwrap(model).parameters())
+        params = [] if model is None else list(_bare(model).parameters())
         map_location = params[0].device if params else "cpu"
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    problem = _damage(path)
+    if problem is None:
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as err:
+            problem = _unreadable(path, err)
+            if problem is None:
+                raise
+    raise CheckpointError(f"{path} {problem}") from None
+
+
+_EARLIER = "use an earlier checkpoint, or start afresh"
+
+
+def _damage(path: Path) -> str | None:
+    """What is wrong with the file as a zip archive (torch.save's format), if anything: torch
+    itself does not check the archive's checksums, and would load changed bytes as weights."""
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        return f"is empty (0 bytes): a save or a copy that never wrote anything; {_EARLIER}"
+    if not zipfile.is_zipfile(path):
+        return None  # perhaps torch's older format: torch.load decides
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        bad = "its index"
+    if bad is None:
+        return None
+    return (f"is corrupt: the record {bad} does not match its checksum (bytes changed on disk "
+            f"or in a copy); {_EARLIER}")
+
+
+def _unreadable(path: Path, err: Exception) -> str | None:
+    import pickle
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return (f"is truncated or corrupt ({path.stat().st_size:,} bytes that are not the zip "
+                f"archive torch.save writes): a save or a copy cut short, or another kind of "
+                f"file; {_EARLIER}")
+    if isinstance(err, pickle.UnpicklingError):
+        return ("holds Python objects other than tensors, numbers, strings, None, and lists, "
+                "tuples, sets and dicts of them; load_checkpoint does not unpickle those (it "
+                "uses torch.load(weights_only=True): unpickling other objects can run any "
+                "code). It was not written by dlcore.distributed.save_checkpoint")
+    return None  # an intact archive that failed for another reason: torch's error says which
+
+
+def _check_fits(path: Path, state, optimizer, scheduler, resuming: bool) -> None:
+    """Refuse, before anything is loaded, a checkpoint whose parts do not fit the objects."""
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} is not a checkpoint of dlcore.distributed.save_checkpoint "
-                         f"(no 'model' entry)")
-    if model is not None:
-        unwrap(model).load_state_dict(_strip_prefixes(state["model"]))
+        raise CheckpointError(f"{path} is not a checkpoint of dlcore.distributed.save_checkpoint "
+                              f"(no 'model' entry)")
+    version = state.get("format", 1)
+    if not isinstance(version, int) or version > _FORMAT:
+        raise CheckpointError(f"{path} has format {version}; this dlcore reads up to format "
+                              f"{_FORMAT}: it was written by a newer dlcore, update this one")
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        saved = state.get(f"{name}_class")
         if obj is None:
+            if resuming and state.get(name) is not None:
+                raise CheckpointError(f"{path} was saved with the {name} "
+                                      f"{saved or '(class not recorded)'} and this run has none: "
+                                      f"pass the same {name}= to continue the run as saved")
             continue
         if state.get(name) is None:
-            raise ValueError(f"{path} holds no {name} state (it was saved without one), so the "
-                             f"run cannot continue exactly: pass {name}=None to load the weights "
-                             f"alone")
-        obj.load_state_dict(state[name])
+            raise CheckpointError(f"{path} holds no {name} state (it was saved without one), so "
+                                  f"the run cannot continue exactly: pass {name}=None to load "
+                                  f"the weights alone")
+        if saved is not None and saved != _class_name(obj):
+            raise CheckpointError(f"{path} was saved with the {name} {saved}; this run's is "
+                                  f"{_class_name(obj)}, which the saved state does not fit. "
+                                  f"Continue with a {saved.rsplit('.', 1)[-1]}, as saved, or "
+                                  f"load the rest without it ({name}=None)")
+    if optimizer is not None:
+        _check_hyperparameters(path, state.get("optimizer_hyperparameters"), optimizer)
+
+
+def _check_hyperparameters(path: Path, saved, optimizer) -> None:
+    # torch's load_state_dict would replace the optimiser's hyper-parameters with the saved
+    # ones without a word: a new learning rate given at resume would be ignored.
+    if saved is None:  # format 1 did not record them
+        return
+    now = _hyperparameters(optimizer)
+    changed = [f"{k} {saved[k]!r} in the checkpoint, {now[k]!r} here"
+               for k in saved if k in now and saved[k] != now[k]]
+    if changed:
+        raise CheckpointError(
+            f"{path} was saved by an optimizer built with other hyper-parameters ("
+            f"{'; '.join(changed)}). Loading would silently put the saved ones back, so the "
+            f"run would not use the values this code gives. To continue the saved run, build "
+            f"the optimizer as it did; to train on with new values, load the weights alone "
+            f"(optimizer=None and scheduler=None) and start a new optimizer and schedule")
+
+
+def _load(path, model, optimizer, scheduler, map_location=None, restore_rng=True,
+          resuming=False) -> dict:
+    path = Path(path)
+    state = _read(path, model, map_location)
+    _check_fits(path, state, optimizer, scheduler, resuming)
+    if model is not None:
+        bare = _bare(model)
+        weights = state["model"]
+        bare.load_state_dict(weights if state.get("format", 1) >= 2
+                             else _strip_prefixes(weights, bare))
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        if obj is not None:
+            obj.load_state_dict(state[name])
     if restore_rng and state.get("rng"):
         rngs = state["rng"]
         if len(rngs) == world_size():
@@ -377,5 +639,29 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, *, map_loc
         else:
             warnings.warn(f"{path} was written by {len(rngs)} process(es), this run has "
                           f"{world_size()}: random-number states are not restored, so the run "
-                          f"continues but does not repeat the original bit for bit", stacklevel=2)
+                          f"continues but does not repeat the original bit for bit", stacklevel=3)
     return state
+
+
+def load_checkpoint(path, model=None, optimizer=None, scheduler=None, *, map_location=None,
+                    restore_rng: bool = True) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` and put its parts back: the model's
+    weights (into ``model``, wrapped in DDP or ``torch.compile`` or not), the optimiser's and
+    the scheduler's state, and, with ``restore_rng``, this process's random-number states (when
+    the checkpoint was written by as many processes as there are now; otherwise a warning says
+    the run will not repeat bit for bit).
+
+    Everything is checked before anything is loaded. :class:`CheckpointError` names the file
+    when it is empty, truncated or corrupt (its checksums are verified), holds objects other
+    than plain data, or is of a newer format; and when ``optimizer`` or ``scheduler`` is of
+    another class than the saved one, or the optimiser was built with other hyper-parameters
+    (``lr``, ``momentum``, ...): the saved ones would silently replace them, so a new learning
+    rate given at resume is reported, not ignored (to train on with new values, load the
+    weights alone and build a new optimiser). The scheduler's settings (``step_size``, ...) are
+    the saved ones. Checkpoints of the first format (before dlcore recorded classes) load as
+    before, without these checks.
+
+    Tensors go to ``map_location``, by default the device of ``model``'s parameters. Returns the
+    whole checkpoint as a dict (``"epoch"``, and the extra values it was saved with).
+    """
+    return _load(path, model, optimizer, scheduler, map_location, restore_rng)

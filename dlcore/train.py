@@ -14,8 +14,11 @@ The loop knows nothing of the task. It takes
   averaged over the examples of each pass.
 
 Per epoch: ``on_epoch(epoch)``, one pass over ``train`` (an optimiser step per batch), one over
-``val`` in evaluation mode, the scheduler's step, early stopping. A non-finite loss stops at
-once with :class:`TrainingDiverged`, naming the epoch and the batch.
+``val`` in evaluation mode, the scheduler's step, early stopping. A non-finite training loss
+stops at once with :class:`TrainingDiverged`, naming the epoch and the batch; so does a
+non-finite validation loss, saying whether the weights or the validation data are at fault.
+Before the first step, an optimiser that holds none of the model's trainable parameters (one
+made for another model) is refused, as is a model with nothing to train.
 
 The same :func:`fit` runs unchanged under ``torchrun`` (see :mod:`dlcore.distributed`): once
 the process group is set up, it wraps the model in ``DistributedDataParallel``, adds the sums
@@ -203,7 +206,9 @@ class History(dict):
 
 
 class TrainingDiverged(ReaderError, FloatingPointError):
-    """The loss became NaN or infinite; ``history`` holds the epochs completed before."""
+    """The training or the validation loss became NaN or infinite; ``history`` holds the epochs
+    completed before. The message says where, and for the validation loss whether the weights
+    or the validation data hold the non-finite values."""
 
     def __init__(self, message, history=None):
         super().__init__(message)
@@ -246,6 +251,30 @@ class _Torch:
             model.to(memory_format=torch.channels_last)
         # The training steps go through DDP, which averages the gradients over the processes.
         self.trainee = distributed.wrap(model) if ddp else model
+
+    def check_optimizer(self):
+        """Refuse an optimiser whose steps could not change the model."""
+        params = list(self.model.parameters())
+        trainable = [p for p in params if p.requires_grad]
+        if not trainable:
+            raise ValueError(f"fit: none of the model's {len(params)} parameter tensors requires "
+                             f"a gradient (all have requires_grad=False), so no step could "
+                             f"change it: unfreeze those to train, e.g. "
+                             f"model.classifier.requires_grad_(True)")
+        groups = getattr(self.optimizer, "param_groups", None)
+        if groups is None:
+            raise TypeError(f"fit needs an optimizer such as torch.optim.SGD(model.parameters(), "
+                            f"lr=0.1), got {self.optimizer!r}")
+        _check_holds("fit", [p for g in groups for p in g["params"]], trainable, params,
+                     "torch.optim.SGD")
+
+    def nonfinite_parameters(self):
+        return [n for n, p in self.model.named_parameters()
+                if not bool(self.torch.isfinite(p).all())]
+
+    def has_nonfinite(self, batch):
+        return any(a.is_floating_point() and not bool(self.torch.isfinite(a).all())
+                   for a in batch)
 
     def _autocast(self):
         if not self.mixed:
@@ -309,7 +338,8 @@ class _Torch:
                                   **extra)
 
     def load(self, path, scheduler, train):
-        state = self.dist.load_checkpoint(path, self.model, self.optimizer, scheduler)
+        # resuming: a checkpoint saved with a scheduler needs one to continue the same run
+        state = self.dist._load(path, self.model, self.optimizer, scheduler, resuming=True)
         if self.scaler is not None and state.get("scaler") is not None:
             self.scaler.load_state_dict(state["scaler"])
         if state.get("batches") is not None and hasattr(train, "load_state_dict"):
@@ -329,6 +359,25 @@ class _NumPy:
         if not params:
             raise ValueError("fit_numpy: the model has no parameters to train")
         self.dtype = params[0].dtype
+
+    def check_optimizer(self):
+        """Refuse an optimiser whose steps could not change the model."""
+        if self.optimizer is None:
+            raise TypeError("fit_numpy needs an optimizer such as "
+                            "dlcore.nn.optim.SGD(model.parameters(), lr=0.1), got None")
+        held = getattr(self.optimizer, "params", None)  # dlcore.nn.optim
+        if held is None and hasattr(self.optimizer, "param_groups"):  # torch.optim
+            held = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if held is not None:  # a hand-written optimiser may not say what it holds
+            params = list(self.model.parameters())
+            _check_holds("fit_numpy", held, params, params, "dlcore.nn.optim.SGD")
+
+    def nonfinite_parameters(self):
+        return [n for n, p in self.model.named_parameters() if not np.isfinite(p.data).all()]
+
+    def has_nonfinite(self, batch):
+        return any(np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all()
+                   for a in batch)
 
     def batch(self, batch):
         out = []
@@ -420,6 +469,23 @@ def _split(result):
     return result, None
 
 
+def _check_holds(fn, held, trainable, params, example):
+    """Refuse an optimiser that holds none of the ``trainable`` parameters: its steps would
+    leave the model as it is, and the loss would stay flat with no word why. (One that holds
+    some of them is fine: fine-tuning a head.)"""
+    ids = {id(p) for p in held}
+    if any(id(p) in ids for p in trainable):
+        return
+    frozen = sum(id(p) in ids for p in params)
+    what = [f"{len(held) - frozen} others"] if len(held) > frozen else []
+    what += [f"{frozen} that are frozen (requires_grad=False)"] if frozen else []
+    raise ValueError(f"{fn}: the optimizer holds none of the model's {len(trainable)} trainable "
+                     f"parameters (it holds {' and '.join(what) or 'none at all'}), so its steps "
+                     f"would leave the model unchanged: build it from this model, e.g. "
+                     f"{example}(model.parameters(), lr=0.1), after the model is created (an "
+                     f"optimizer made before the model was rebuilt holds the old one's)")
+
+
 def _check_args(epochs, patience, val, scheduler, engine):
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
@@ -436,7 +502,7 @@ def _run_pass(engine, loss_fn, data, metrics, training, epoch=None, history=None
     model = engine.model
     model.train(training)
     total, sums, n = 0.0, dict.fromkeys(map(_metric_name, metrics), 0.0), 0
-    checked = False
+    checked, first_bad = False, None
     for b, raw in enumerate(data, start=1):
         batch = engine.batch(raw)
         if not checked:
@@ -450,6 +516,8 @@ def _run_pass(engine, loss_fn, data, metrics, training, epoch=None, history=None
         else:
             with engine.no_grad():
                 value, outputs = _split(loss_fn(model, batch))
+        if first_bad is None and not math.isfinite(engine.scalar(value)):
+            first_bad = b
         total += engine.scalar(value) * size
         if metrics:
             if outputs is None:
@@ -465,6 +533,8 @@ def _run_pass(engine, loss_fn, data, metrics, training, epoch=None, history=None
         which = "train" if training else "val"
         raise ValueError(f"{which} yielded no examples: pass a non-empty DataLoader or "
                          f"ArrayBatches")
+    if not training and epoch is not None and not math.isfinite(total / n):  # fit's val pass
+        raise _validation_diverged(engine, total / n, epoch, first_bad, data, history)
     return total / n, {k: v / n for k, v in sums.items()}
 
 
@@ -486,6 +556,36 @@ def _check_finite(value, epoch, batch_index, data, history):
         f"Usual causes: a learning rate too large for this model (try one ten times smaller), "
         f"inputs on a large scale (e.g. pixels in 0..255 rather than 0..1), or a log or a "
         f"division of zero in a hand-written loss.", history)
+
+
+_TOO_LARGE = ("a learning rate too large for this model (try one ten times smaller), or inputs "
+              "on a large scale")
+
+
+def _validation_diverged(engine, value, epoch, batch_index, data, history):
+    """The validation loss is not finite (summed over every process, so all of them stop)."""
+    of = f" of {len(data)}" if hasattr(data, "__len__") else ""
+    where = f", first in validation batch {batch_index}{of}" if batch_index else ""
+    spoilt, bad_data = engine.nonfinite_parameters(), None
+    if not spoilt:  # the error path only: look through the validation data once more
+        bad_data = next((b for b, raw in enumerate(data, start=1)
+                         if engine.has_nonfinite(engine.batch(raw))), None)
+    if spoilt:  # the last steps of the epoch, whose losses nobody measured after them
+        cause = (f"the weights are no longer finite ({', '.join(spoilt[:3])}"
+                 f"{', ...' if len(spoilt) > 3 else ''}): the epoch's last training steps "
+                 f"diverged (each training loss is measured before its step). Usual causes: "
+                 f"{_TOO_LARGE}")
+    elif bad_data:
+        cause = (f"the weights are finite but the validation data is not: batch {bad_data} "
+                 f"holds NaN or infinite values (check e.g. np.isfinite(X_val).all())")
+    else:
+        cause = (f"the weights and the validation data are finite, so the model's outputs or "
+                 f"the loss overflowed: weights grown too large by the epoch's last training "
+                 f"steps ({_TOO_LARGE}), or targets the loss cannot take")
+    return TrainingDiverged(
+        f"the validation loss is {value} at epoch {epoch}{where}; {cause}. Training stopped; "
+        f"the model holds the weights of the end of epoch {epoch}'s training, the History the "
+        f"epochs before.", history)
 
 
 def _set_epoch(train, epoch):
@@ -535,6 +635,12 @@ def _resume(engine, resume, checkpoint, scheduler, train):
     return history, saved["best_loss"], best_state, saved["waited"], state["epoch"]
 
 
+def _record(history, which, loss, metrics):
+    history.setdefault(f"{which} loss", []).append(loss)
+    for name, value in metrics.items():
+        history.setdefault(f"{which} {name}", []).append(value)
+
+
 def _check_checkpointing(checkpoint, resume):
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a file path, got {checkpoint!r}")
@@ -552,6 +658,7 @@ def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoc
         raise TypeError(f"loss must be a callable loss(model, batch), e.g. "
                         f"dlcore.train.supervised(criterion); got {loss!r}")
     _check_checkpointing(checkpoint, resume)
+    engine.check_optimizer()
     metrics = tuple(metrics)
     history = History({"train loss": []})
     best_loss, best_state, waited, done = math.inf, None, 0, 0
@@ -572,16 +679,15 @@ def _fit(engine, train, loss, epochs, val, metrics, scheduler, patience, on_epoc
                 on_epoch(epoch)
             train_loss, train_metrics = _run_pass(engine, loss, train, metrics, True, epoch,
                                                   history)
-            history["train loss"].append(train_loss)
-            for name, value in train_metrics.items():
-                history.setdefault(f"train {name}", []).append(value)
-            history.setdefault("lr", []).append(engine.lr())
+            lr = engine.lr()
             val_loss = None
+            if val is not None:  # a non-finite loss raises, the History without this epoch
+                val_loss, val_metrics = _run_pass(engine, loss, val, metrics, False, epoch,
+                                                  history)
+            _record(history, "train", train_loss, train_metrics)
+            history.setdefault("lr", []).append(lr)
             if val is not None:
-                val_loss, val_metrics = _run_pass(engine, loss, val, metrics, False)
-                history.setdefault("val loss", []).append(val_loss)
-                for name, value in val_metrics.items():
-                    history.setdefault(f"val {name}", []).append(value)
+                _record(history, "val", val_loss, val_metrics)
                 bar.set_postfix({"val loss": f"{val_loss:.4f}",
                                  **{k: f"{v:.4f}" for k, v in val_metrics.items()}})
             if scheduler is not None:
@@ -627,10 +733,16 @@ def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
     """Train a torch model on the device its parameters live on (move it first:
     ``model.to(dlcore.train.device())``); each batch is moved there as it comes.
 
+    ``optimizer`` must hold at least one of the model's trainable parameters (some suffice:
+    fine-tuning a head); one made for another model, or a model whose parameters are all
+    frozen, is a ``ValueError`` before the first step.
+
     ``scheduler`` steps once per epoch (a ``ReduceLROnPlateau`` with the validation loss).
     ``patience``: stop once the validation loss has not improved for that many epochs. Either
     way, with ``val`` the model ends with the weights of the epoch of lowest validation loss
-    (``History.best_epoch``).
+    (``History.best_epoch``). A NaN or infinite training or validation loss raises
+    :class:`TrainingDiverged` (the validation loss alone selects the best epoch and feeds the
+    plateau scheduler; metrics are only recorded).
 
     ``mixed_precision``: run forward passes and losses under ``torch.autocast`` (bfloat16, or
     float16 with a gradient scaler on GPUs without bfloat16); ``channels_last``: keep the model
@@ -647,7 +759,12 @@ def fit(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
     the History covering all epochs, with the same results as a run never interrupted (given a
     batch source whose order depends only on the epoch, such as a ``DistributedSampler``, a
     ``DataLoader`` shuffling with torch's generator, or :class:`dlcore.data.ArrayBatches`).
-    ``on_epoch_end(epoch, history)`` runs after each epoch (and its checkpoint).
+    Resuming needs the objects the run was saved with: an optimiser or scheduler of another
+    class, a missing scheduler, or an optimiser built with other hyper-parameters (a new
+    ``lr``, say, which the saved state would silently overrule) raise
+    :class:`dlcore.distributed.CheckpointError`; to train on with a new learning rate, load the
+    weights alone (:func:`dlcore.distributed.load_checkpoint` with ``optimizer=None``) and start
+    a new run. ``on_epoch_end(epoch, history)`` runs after each epoch (and its checkpoint).
 
     Under ``torchrun``, after :func:`dlcore.distributed.setup`: every process calls ``fit`` with
     its own share of the data (:class:`dlcore.distributed.DistributedBatches`); ``fit`` wraps the
@@ -725,9 +842,10 @@ def fit_numpy(model, optimizer, train: Iterable, *, loss: Callable, epochs: int,
               val: Iterable | None = None, metrics=(), scheduler=None,
               patience: int | None = None, on_epoch: Callable | None = None,
               progress: bool = True, on_epoch_end: Callable | None = None) -> History:
-    """:func:`fit` for :mod:`dlcore.nn` models: the same arguments and History (checkpoints
-    and torchrun are for torch models only). ``loss`` runs forward and backward
-    (:func:`supervised` and :func:`reconstruction` do)."""
+    """:func:`fit` for :mod:`dlcore.nn` models: the same arguments, checks and History
+    (checkpoints and torchrun are for torch models only). ``loss`` runs forward and backward
+    (:func:`supervised` and :func:`reconstruction` do); ``optimizer`` is a
+    :mod:`dlcore.nn.optim` optimiser over (some of) the model's parameters."""
     return _fit(_NumPy(model, optimizer), train, loss, epochs, val, metrics, scheduler,
                 patience, on_epoch, progress, on_epoch_end)
 

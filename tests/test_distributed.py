@@ -91,7 +91,9 @@ def ddp_run(tree, tmp_path_factory):
     return out, proc
 
 
-def assert_same_run(a, b, rtol, atol):
+def assert_same_run(a, b, rtol, atol, weights_scale=0.0):
+    """The same History and weights; each weight tensor to within ``weights_scale`` times its
+    largest weight, if given (else to ``rtol`` and ``atol``, element by element)."""
     history_a, history_b = a["loop"]["history"]["values"], b["loop"]["history"]["values"]
     assert history_a.keys() == history_b.keys()
     for key in history_a:
@@ -99,7 +101,10 @@ def assert_same_run(a, b, rtol, atol):
                                    err_msg=key)
     assert a["model"].keys() == b["model"].keys()
     for key in a["model"]:
-        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=rtol, atol=atol,
+        expected = b["model"][key]
+        tolerance = dict(rtol=0, atol=weights_scale * float(expected.abs().max())) \
+            if weights_scale else dict(rtol=rtol, atol=atol)
+        torch.testing.assert_close(a["model"][key], expected, **tolerance,
                                    msg=lambda m, key=key: f"{key}: {m}")
 
 
@@ -117,8 +122,15 @@ def test_two_processes_take_the_steps_of_one_process_with_their_global_batch(
     assert two["epoch"] == single["epoch"] == EPOCHS and two["world_size"] == 2
     losses = two["loop"]["history"]["values"]["train loss"]
     assert losses[-1] < 0.5 * losses[0], losses  # it learns: these are real steps
-    # Same examples in each global step; only the order of float additions differs.
-    assert_same_run(two, single, rtol=1e-4, atol=1e-6)
+    # Same examples in each global step; only the order of float32 additions differs (each
+    # process sums its 4 examples, DDP adds the two sums). Those rounding differences (~1e-7
+    # relative) grow where a ReLU or a max-pool flips on a near tie, so a few weights of the
+    # convolutions differ by up to 1e-4 of their tensor's largest weight (seen: 3e-6 in 3.weight,
+    # whose largest is 0.03; 57 of its 204,800 weights beyond 1e-6). An element-wise relative
+    # tolerance fails on the smallest weights; compare with each tensor's scale instead: 1e-3 of
+    # its largest weight, ten times what was seen, yet 100 times less than the 12 steps move the
+    # weights (5e-3 to 3e-2), so a step missed, doubled or taken on other examples would fail.
+    assert_same_run(two, single, rtol=1e-4, atol=1e-6, weights_scale=1e-3)
 
 
 def test_only_process_0_logs_and_writes_each_checkpoint_once_atomically(ddp_run):
@@ -151,6 +163,16 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_identical_results(
     # the resumed run ends bit for bit where the uninterrupted one did.
     assert_same_run(load(folder / "checkpoint.pt"), load(out / "run" / "checkpoint.pt"),
                     rtol=0, atol=0)
+
+
+def test_when_process_0_cannot_write_a_checkpoint_every_process_stops(tree, tmp_path):
+    proc = torchrun(ENTRY, *RUN, "--epochs", 1, "--data", tree, "--batch-size", 4,
+                    "--checkpoint-dir", tmp_path / "run", env=child_env(DLCORE_TEST_DISK_FULL="1"),
+                    check=False)
+    assert proc.returncode != 0
+    assert "DiskFull: [Errno 28] could not write the checkpoint" in proc.stderr, proc.stderr
+    assert "RuntimeError: process 0 could not write the checkpoint" in proc.stderr  # process 1
+    assert not (tmp_path / "run").exists() or not list((tmp_path / "run").iterdir())
 
 
 def test_the_script_trains_a_resnet_end_to_end_with_mixed_precision_and_ten_crops(tree):
@@ -342,11 +364,11 @@ def test_checkpoints_are_written_atomically_and_restore_weights_optimiser_and_rn
     assert sorted(p.name for p in path.parent.iterdir()) == ["c.pt"]
 
     other = torch.nn.Linear(3, 2)
-    opt2 = torch.optim.SGD(other.parameters(), lr=0.5, momentum=0.9)
+    opt2 = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)  # (another lr: refused)
     state = distributed.load_checkpoint(path, other, opt2)
     assert state["epoch"] == 7 and state["note"] == "x"
     torch.testing.assert_close(other.state_dict(), model.state_dict())
-    assert opt2.param_groups[0]["lr"] == 0.1 and opt2.state_dict()["state"]
+    assert opt2.state_dict()["state"]  # the momentum buffers
     again = (torch.rand(3), np.random.rand(), random.random())  # the random states are back
     assert torch.equal(again[0], after_save[0]) and again[1:] == after_save[1:]
     # A state_dict saved from a DDP model (keys "module.weight", ...) loads into a plain one.

@@ -326,3 +326,94 @@ def test_minibatches_cover_every_index_once():
     assert [len(b) for b in batches] == [4, 4, 2]
     assert sorted(np.concatenate(batches).tolist()) == list(range(10))
     assert math.isclose(sum(len(b) for b in train.minibatches(5, 2)), 5)
+
+
+# --------------------------------------------------------------------------- silent failures
+
+
+def with_nan(X, row):
+    X = X.copy()
+    X[row, 0] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("kind", SETUPS)
+def test_a_nan_validation_loss_stops_and_names_the_validation_data(kind):
+    fit, setup = SETUPS[kind]
+    model, opt, loss = setup()
+    X, y = blobs()
+    tr = ArrayBatches(X[:200], y[:200], batch_size=32)
+    va = ArrayBatches(with_nan(X[200:], 60), y[200:], batch_size=50)  # in batch 2 of 2
+    with pytest.raises(TrainingDiverged) as info:
+        fit(model, opt, tr, loss=loss, epochs=5, val=va, patience=2, progress=False)
+    message = str(info.value)
+    assert "the validation loss is nan at epoch 1, first in validation batch 2 of 2" in message
+    assert "the weights are finite but the validation data is not: batch 2 holds NaN" in message
+    assert info.value.history.epochs == 0 and set(map(len, info.value.history.values())) == {0}
+
+
+@pytest.mark.parametrize("kind", SETUPS)
+@pytest.mark.parametrize("scale, expected", [
+    (1e3, "the weights are no longer finite (0.weight, 2.weight): the epoch's last training "
+          "steps diverged"),
+    (1, "the weights and the validation data are finite, so the model's outputs or the loss "
+        "overflowed: weights grown too large"),
+])
+def test_weights_spoilt_by_an_epoch_s_last_step_are_caught_by_the_validation_loss(kind, scale,
+                                                                                  expected):
+    """Each training loss is measured before its step; the last step of an epoch is seen by
+    the validation pass alone. One step with lr 1e308 makes the weights huge (and, with
+    gradients 1000 times larger, infinite)."""
+    fit, setup = SETUPS[kind]
+    model, opt, loss = setup(lr=1e308)
+    X, y = blobs()
+    tr = ArrayBatches(X[:200] * scale, y[:200], batch_size=200)  # one step per epoch
+    with pytest.raises(TrainingDiverged) as info:
+        with np.errstate(all="ignore"):
+            fit(model, opt, tr, loss=loss, epochs=3, val=ArrayBatches(X[200:], y[200:],
+                batch_size=50), progress=False)
+    message = str(info.value)
+    assert "the validation loss is nan at epoch 1, first in validation batch 1 of 2" in message
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("kind", SETUPS)
+def test_an_optimizer_that_holds_none_of_the_model_s_parameters_is_refused(kind):
+    fit, setup = SETUPS[kind]
+    model, _, loss = setup()
+    other, opt, _ = setup()  # an optimiser made for another model (e.g. before a rebuild)
+    tr = data()[0]
+    with pytest.raises(ValueError, match=r"the optimizer holds none of the model's 4 trainable "
+                                         r"parameters \(it holds 4 others\)"):
+        fit(model, opt, tr, loss=loss, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="needs an optimizer such as .*SGD.*got None"):
+        fit(model, None, tr, loss=loss, epochs=1, progress=False)
+    # One that holds some of them is fine: fine-tuning the last layer alone.
+    head = list(model.parameters())[2:]
+    before = [(p.detach().numpy() if kind == "torch" else p.data).copy()
+              for p in model.parameters()]
+    head_opt = (torch.optim.SGD(head, lr=0.1) if kind == "torch" else nn.optim.SGD(head, lr=0.1))
+    fit(model, head_opt, tr, loss=loss, epochs=1, progress=False)
+    after = [np.asarray(p.detach() if kind == "torch" else p.data) for p in model.parameters()]
+    assert [np.array_equal(a, b) for a, b in zip(before, after)] == [True, True, False, False]
+
+
+def test_optimizers_of_the_other_library_and_frozen_models_are_refused():
+    model, _, loss = numpy_setup()
+    torch_opt = torch.optim.SGD(torch_mlp().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="the optimizer holds none of the model's 4 trainable "
+                                         "parameters.*dlcore.nn.optim.SGD"):
+        train.fit_numpy(model, torch_opt, data()[0], loss=loss, epochs=1, progress=False)
+    model, opt, loss = torch_setup()
+    with pytest.raises(TypeError, match="fit needs an optimizer such as torch.optim.SGD"):
+        train.fit(model, nn.optim.SGD(numpy_mlp().parameters(), lr=0.1), data()[0], loss=loss,
+                  epochs=1, progress=False)
+    model.requires_grad_(False)  # frozen: no step could change it
+    with pytest.raises(ValueError, match="none of the model's 4 parameter tensors requires a "
+                                         "gradient"):
+        train.fit(model, opt, data()[0], loss=loss, epochs=1, progress=False)
+    model[2].requires_grad_(True)  # the head trains, but the optimiser holds only the body
+    body_opt = torch.optim.SGD(model[0].parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="holds none of the model's 2 trainable parameters "
+                                         r"\(it holds 2 that are frozen"):
+        train.fit(model, body_opt, data()[0], loss=loss, epochs=1, progress=False)
