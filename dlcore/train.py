@@ -35,6 +35,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -72,10 +73,25 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> np.random.Gene
 
 def set_threads(n: int = 2) -> None:
     """Use ``n`` threads in torch and in NumPy's BLAS, so that timings and the order of float
-    summations do not depend on how many cores the machine happens to have."""
+    summations do not depend on how many cores the machine happens to have.
+
+    On a shared machine the thread count matters less than how idle threads wait: torch's
+    OpenMP threads spin by default, and beside another busy process an epoch then takes many
+    times longer (``benchmarks/bench_contention.md``). ``import dlcore`` sets
+    ``OMP_WAIT_POLICY=PASSIVE`` unless the environment chose, which OpenMP reads when torch is
+    first imported; if torch was imported before dlcore with nothing chosen, this function warns
+    once (with ``n > 1``) that the setting came too late.
+    """
     import torch
     from threadpoolctl import threadpool_limits
 
+    import dlcore
+
+    if n > 1 and dlcore._OMP_POLICY_TOO_LATE:
+        dlcore._OMP_POLICY_TOO_LATE = False  # say it once
+        warnings.warn("torch was imported before dlcore, so its threads spin while idle and can "
+                      "slow down badly beside another busy program; import dlcore first, or "
+                      "set OMP_WAIT_POLICY=PASSIVE before starting Python.", stacklevel=2)
     torch.set_num_threads(n)
     threadpool_limits(limits=n, user_api="blas")
 
