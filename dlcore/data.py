@@ -10,7 +10,10 @@ Every file is checked against its published checksum before it is read. A corrup
 file is fetched again. Downloads go through pooch, the field's library for this: a temporary
 file in the same directory, renamed into place only once its hash is right, so the cache never
 holds a half-written file. What pooch has no notion of is done here: several mirrors tried in
-turn, ordinary file permissions, sizes in the diagnosis, and errors that say what to do.
+turn, ordinary file permissions, sizes in the diagnosis, and errors that say what to do; and a
+lock per file (``<name>.lock``, with filelock), so that processes sharing a cache (torchrun
+ranks, two notebooks) download each file once and never remove one another's files (see
+:func:`fetch`).
 
 Datasets too large to download here (ImageNet) are read from a folder of images in
 torchvision's ImageFolder layout by :class:`ImageFolder`, which decodes them with Pillow and
@@ -24,9 +27,13 @@ import hashlib
 import http.client
 import os
 import pickle
+import shutil
+import stat
 import tarfile
+import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +58,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MAX_RESIZED_PIXELS",
     "ImageFolder",
 ]
 
@@ -240,35 +248,115 @@ def _downloader(spec: RemoteFile):
             with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, leave=False) as bar:
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     out.write(chunk)
+                    out.flush()  # a process waiting on the lock judges progress by the file's size
                     bar.update(len(chunk))
 
     return download
 
 
-def _remove_stale_downloads(folder: Path, spec: RemoteFile) -> None:
-    """Temporary files that a killed download left: pooch's ``tmp*`` and older ``.part`` ones."""
-    for stale in [*folder.glob("tmp*"), *folder.glob(f".{spec.name}.*.part")]:
-        if stale.is_file() and stale.suffix in ("", ".part"):
+# --------------------------------------------------------------------------- one download at a time
+
+#: How long a process waits on another that holds a file's lock but writes nothing (seconds).
+#: While the holder's download grows, the waiter waits however long it takes.
+_LOCK_STALL_S = 300
+_LOCK_POLL_S = 1.0
+
+
+def _lock_path(target: Path) -> Path:
+    """The lock beside the file, ``<name>.lock``. It stays after the download (filelock leaves
+    it: deleting a lock file that another process has open would let a third one in)."""
+    return target.with_name(f"{target.name}.lock")
+
+
+def _staging(target: Path) -> Path:
+    """The folder a download of ``target`` works in, ``.<name>.download``: pooch's temporary
+    file lives there, so that every file left by a killed download is provably dlcore's."""
+    return target.with_name(f".{target.name}.download")
+
+
+def _progress(target: Path) -> tuple:
+    """What changes while a download of ``target`` goes on: the sizes and times of its files."""
+    seen = []
+    for path in [target, *sorted(_staging(target).glob("*"))]:
+        try:
+            st = path.stat()
+        except OSError:  # not there (yet), or renamed into place meanwhile
+            continue
+        seen.append((path.name, st.st_size, st.st_mtime_ns))
+    return tuple(seen)
+
+
+def _wait_for_lock(lock, target: Path) -> None:
+    """Acquire ``lock``, waiting while its holder's download of ``target`` makes progress; a
+    holder that writes nothing for ``_LOCK_STALL_S`` seconds is a :class:`DataError`."""
+    import filelock
+
+    last, since = None, time.monotonic()
+    while True:
+        try:
+            lock.acquire(timeout=_LOCK_POLL_S)
+            return
+        except filelock.Timeout:
+            now = _progress(target)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > _LOCK_STALL_S:
+                raise DataError(
+                    f"waited {_LOCK_STALL_S} s for the lock {lock.lock_file}: another process "
+                    f"holds it to download {target.name} but has made no progress. Stop that "
+                    f"process (or, if none is running, delete {lock.lock_file}), then load again"
+                ) from None
+
+
+@contextmanager
+def _download_lock(target: Path, problem: str, where: str):
+    """Hold ``<name>.lock`` while downloading ``target``: one process downloads, the others wait
+    and then find the file verified. ``problem`` and ``where`` frame the error if the lock
+    cannot be created (a read-only folder: no lock, so no download either)."""
+    import filelock
+
+    lock = filelock.FileLock(_lock_path(target))
+    try:
+        _wait_for_lock(lock, target)
+    except OSError as e:
+        raise DataError(f"{problem}, and it cannot be downloaded there: cannot create the lock "
+                        f"file {lock.lock_file} ({e.strerror or e}). {where}") from e
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _remove_stale_downloads(target: Path, spec: RemoteFile) -> None:
+    """What a killed download of ``target`` left, removed under its lock, so no live download
+    can be hit: the ``.<name>.download`` folder and older dlcore versions' ``.<name>.*.part``.
+    Nothing else in the folder is touched: a ``tmp*`` file there may be anyone's."""
+    shutil.rmtree(_staging(target), ignore_errors=True)
+    for stale in target.parent.glob(f".{spec.name}.*.part"):
+        if stale.is_file():
             stale.unlink(missing_ok=True)
 
 
 def _download(url: str, target: Path, spec: RemoteFile) -> None:
-    """Download ``url`` to ``target`` with pooch: into a temporary file beside it, renamed into
-    place only once its hash is right; then give it ordinary permissions."""
+    """Download ``url`` to ``target`` with pooch: into a temporary file in the staging folder,
+    moved beside ``target`` once its hash is right, given ordinary permissions, then renamed
+    into place (one atomic step: a reader sees the old file or the new one, whole)."""
     import pooch
 
     algorithm, digest = _checksum(spec)
+    staging = _staging(target)
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel("WARNING")  # pooch logs every download at INFO: noise in a notebook
     try:
-        pooch.retrieve(url, known_hash=f"{algorithm}:{digest}", fname=target.name,
-                       path=target.parent, downloader=_downloader(spec), progressbar=False)
+        done = pooch.retrieve(url, known_hash=f"{algorithm}:{digest}", fname=target.name,
+                              path=staging, downloader=_downloader(spec), progressbar=False)
     except ValueError as e:  # pooch's hash mismatch
         raise DataError(f"downloaded {url} but its {_label(algorithm)} is wrong: {e}") from e
     finally:
         logger.setLevel(level)
-    _readable_by_all(target)
+    _readable_by_all(Path(done))
+    os.replace(done, target)
 
 
 def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Path:
@@ -277,6 +365,14 @@ def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Pa
     Raises :class:`DataError` naming the file, where it comes from and where to put it when
     no verified copy exists and none can be downloaded. Each mirror in ``spec.urls`` is tried
     in turn; pooch does the download itself (temporary file, hash check, atomic rename).
+
+    Several processes may share one folder (torchrun ranks, two notebooks): a verified file is
+    read without writing anything, so a read-only folder of verified files works. A download
+    holds the lock ``<name>.lock`` beside the file (created by ``filelock``, left in place);
+    a second process waits for it, then finds the file verified and does not download it
+    again. It waits as long as the download makes progress; a holder that writes nothing for
+    five minutes, or a folder where the lock cannot be created, is a :class:`DataError`. Only
+    what dlcore's own killed downloads left is cleaned up; no other file is ever touched.
     """
     folder = data_dir(root) / subdir
     target = folder / spec.name
@@ -295,22 +391,36 @@ def fetch(spec: RemoteFile, subdir: str, root=None, download: bool = True) -> Pa
         f"Download it from {spec.urls[0]} ({_label(algorithm)} {digest}) and put it at {target}, "
         f"or set DLCORE_DATA to a directory holding {subdir}/{spec.name}."
     )
+    head = problem or f"{spec.name} is not in {folder}"
     if not download:
-        raise DataError(f"{problem or f'{spec.name} is not in {folder}'}; download=False. {where}")
-    errors = []
+        raise DataError(f"{head}; download=False. {where}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"cannot create the dataset directory {folder}: {e}. {where}") from e
-    _remove_stale_downloads(folder, spec)
-    for url in spec.urls:
-        try:
-            _download(url, target, spec)
-            return target
-        except (OSError, urllib.error.URLError, http.client.HTTPException, DataError) as e:
-            errors.append(f"{url}: {getattr(e, 'reason', e)}")
-    head = problem or f"{spec.name} is not in {folder}"
+    with _download_lock(target, head, where):
+        if target.is_file() and _check(target, spec) is None:
+            return target  # another process downloaded it while this one waited
+        errors = _download_from_mirrors(target, spec)
+    if not errors:
+        return target
     raise DataError(f"{head}, and it could not be downloaded ({'; '.join(errors)}). {where}")
+
+
+def _download_from_mirrors(target: Path, spec: RemoteFile) -> list[str]:
+    """Try each mirror in turn (the lock held); the errors, none if a download succeeded."""
+    errors = []
+    _remove_stale_downloads(target, spec)
+    try:
+        for url in spec.urls:
+            try:
+                _download(url, target, spec)
+                return []
+            except (OSError, urllib.error.URLError, http.client.HTTPException, DataError) as e:
+                errors.append(f"{url}: {getattr(e, 'reason', e)}")
+    finally:
+        shutil.rmtree(_staging(target), ignore_errors=True)
+    return errors
 
 
 # --------------------------------------------------------------------------- parsers
@@ -491,6 +601,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 #: the normalisation torchvision's pretrained models expect.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: The most pixels an image may have once :class:`ImageFolder` has resized it, 2**24 (a float32
+#: RGB array of 192 MiB). Checked from the file's header, before decoding: a 1×60000 strip whose
+#: shorter side is resized to 256 would otherwise ask for 256×15,360,000 pixels (46 GB).
+MAX_RESIZED_PIXELS = 1 << 24
 
 
 def _resize_arg(resize, size):
@@ -502,6 +616,125 @@ def _resize_arg(resize, size):
         raise ValueError(f"ImageFolder: resize must be an int or a pair (low, high) of ints with "
                          f"size <= low <= high (size is {size}), got {resize!r}")
     return int(pair[0]), int(pair[1])
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def _not_regular(path, mode: int) -> DataError:
+    return DataError(f"{path} is {_KINDS.get(stat.S_IFMT(mode), 'not a file')}, not a regular "
+                     f"file: ImageFolder reads images only from regular files (a pipe or a "
+                     f"device can block or never end). Remove it, or rename it so that its name "
+                     f"does not end in an image extension")
+
+
+def _check_listed_file(entry: os.DirEntry) -> None:
+    """Refuse an entry named like an image that is not a regular file (or a link to one)."""
+    if entry.is_file():  # a regular file needs no system call here, a link one stat
+        return
+    if entry.is_symlink() and not os.path.exists(entry.path):
+        raise DataError(f"{entry.path} is a link to {os.readlink(entry.path)}, which does not "
+                        f"exist: remove the link or restore its target")
+    raise _not_regular(entry.path, entry.stat().st_mode)
+
+
+def _open_regular(path):
+    """``path`` opened for reading, if it is a regular file (or a link to one). A FIFO or a
+    device is refused before it is opened: opening one can block, or act (a tape rewinds)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise _not_regular(path, mode)
+    # O_NONBLOCK: were a FIFO put in its place since the stat, the open returns instead of hanging.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _not_regular(path, mode)
+    return os.fdopen(fd, "rb")
+
+
+def _resized_shape(size, target: int, path) -> tuple[int, int]:
+    """(width, height) with the shorter side ``target``, refused above MAX_RESIZED_PIXELS."""
+    w, h = size
+    if w < 1 or h < 1:
+        raise DataError(f"{path} is {w}×{h} pixels, an empty image: delete or replace the file")
+    shape = (target, round(h * target / w)) if w <= h else (round(w * target / h), target)
+    pixels = shape[0] * shape[1]
+    if pixels > MAX_RESIZED_PIXELS:
+        raise DataError(f"{path} is {w}×{h} pixels: resized to {shape[0]}×{shape[1]} it would "
+                        f"have {pixels:,} pixels, more than dlcore.data.MAX_RESIZED_PIXELS = "
+                        f"{MAX_RESIZED_PIXELS:,} (an extreme aspect ratio). Crop the image, "
+                        f"remove it, or raise the cap")
+    return shape
+
+
+def _integer_top(image, pixels: np.ndarray) -> int:
+    """The largest value the integer samples of ``image`` can take, from its bit depth."""
+    if image.mode != "I":
+        return int(np.iinfo(pixels.dtype).max)  # I;16 in its byte orders: 65535
+    # Mode I holds 32-bit ints whatever the file's depth: a TIFF says it (BitsPerSample,
+    # SampleFormat 2 = signed); Pillow gives I to 16-bit PGM (and, before 10.x, 16-bit PNG).
+    tags = getattr(image, "tag_v2", {})
+    bits = int(np.atleast_1d(tags.get(258, 16))[0])
+    signed = int(np.atleast_1d(tags.get(339, 1))[0]) == 2
+    return 2 ** (min(bits, 32) - signed) - 1
+
+
+def _unit_range(image, path):
+    """``image`` as Pillow's 8-bit RGB; or, one channel of deeper pixels (16- or 32-bit
+    integers, floats), as a float image (mode F) of its values scaled to 0..1 by its bit depth,
+    so that Pillow's conversion does not clip them to 8 bits. Values out of range are refused."""
+    from PIL import Image
+
+    if image.mode == "F":
+        pixels = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(pixels).all():
+            raise DataError(f"{path} holds float pixels with NaN or infinite values, expected "
+                            f"0..1: save the image scaled to 0..1, or as 8- or 16-bit integers")
+        lo, hi = float(pixels.min()), float(pixels.max())
+        if lo < 0 or hi > 1:
+            raise DataError(f"{path} holds float pixels in [{lo:g}, {hi:g}], expected 0..1 "
+                            f"(ImageFolder does not guess a scale): save the image scaled to "
+                            f"0..1, or as 8- or 16-bit integers")
+    elif image.mode.startswith("I"):
+        pixels = np.asarray(image)
+        top = _integer_top(image, pixels)
+        lo, hi = int(pixels.min()), int(pixels.max())
+        if lo < 0 or hi > top:
+            raise DataError(f"{path} holds integer pixels in [{lo}, {hi}], expected 0..{top} "
+                            f"(mode {image.mode}): save the image as unsigned integers, or as "
+                            f"floats in 0..1")
+        pixels = (pixels.astype(np.float64) / top).astype(np.float32)
+    else:
+        return image.convert("RGB")
+    return Image.fromarray(pixels)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _read_image(path, target: int) -> np.ndarray:
+    """The image at ``path``, shorter side resized to ``target``: float32 (3, H, W) in 0..1."""
+    from PIL import Image  # Pillow comes with matplotlib
+
+    try:
+        with _open_regular(path) as f, Image.open(f) as image:
+            shape = _resized_shape(image.size, target, path)  # before anything is decoded
+            image = _unit_range(image, path)
+            pixels = np.asarray(image.resize(shape, Image.BILINEAR), dtype=np.float32)
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path} would decode to more pixels than Pillow allows "
+                        f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}; "
+                        f"{_one_line(e)}): a decompression bomb or a damaged header. Delete or "
+                        f"replace the file, or raise the limit if the image is genuine") from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:  # Pillow's ways of saying corrupt
+        raise DataError(f"cannot read the image {path}: {_one_line(e)}; delete or replace "
+                        f"the file") from e
+    if pixels.ndim == 2:  # one deep channel, already in 0..1: grey
+        return np.repeat(pixels[None], 3, axis=0)
+    return pixels.transpose(2, 0, 1) / 255.0
 
 
 class ImageFolder:
@@ -527,10 +760,37 @@ class ImageFolder:
 
     A missing folder, a folder without class folders, or a class folder without images is a
     :class:`DataError` that says what was expected.
+
+    **Links.** Links to folders are not followed unless ``follow_links=True``: one inside a class
+    folder is skipped (as ``os.walk`` does by default), and a class folder that is itself a link
+    is a :class:`DataError` saying to pass ``follow_links=True`` (skipping it would renumber the
+    classes). torchvision's ``ImageFolder`` follows every link (``os.walk(followlinks=True)``),
+    so there a link to ``..`` reads the tree again under the wrong label, and two links to ``.``
+    never end. With ``follow_links=True`` each real folder is read once, whatever the number of
+    links or loops that lead to it (the same route each time), and a link that leads to the root,
+    above it, into another class's folder, or to a folder another class reaches too is a
+    :class:`DataError`: its images would get the wrong label. A link to an image file is a
+    sample of the class folder it is listed in. A dangling link, a FIFO, a device or a socket
+    named like an image is a :class:`DataError` when the folder is listed, and a file found to be
+    one when it is read is refused again, never opened.
+
+    **Pixels.** 8-bit images in any Pillow mode become RGB as Pillow converts them (as
+    torchvision's loader does: alpha dropped, palettes and CMYK mapped). One channel of deeper
+    pixels keeps its precision and becomes grey: 16-bit integers (Pillow's mode ``I;16``: 16-bit
+    PNG and TIFF) are divided by 65535; 32-bit integers (mode ``I``) by the largest value of the
+    bit depth the file declares (16 bits where it declares none, as for 16-bit PGM); floats (mode
+    ``F``) are kept. Negative integers and floats outside 0..1 (or NaN) are a :class:`DataError`,
+    never clipped.
+
+    **Size and damage.** An image of more than twice ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's
+    decompression-bomb limit; above once it warns), or one that resized would exceed
+    :data:`MAX_RESIZED_PIXELS` (an extreme aspect ratio), is refused from its header before it is
+    decoded; a corrupt or truncated file is a one-line :class:`DataError` naming it.
     """
 
     def __init__(self, root, *, train: bool, size: int = 224, resize=None,
-                 ten_crop: bool = False, seed: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                 ten_crop: bool = False, seed: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                 follow_links: bool = False):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(f"ImageFolder: size must be a positive int, got {size!r}")
         if ten_crop and train:
@@ -538,6 +798,7 @@ class ImageFolder:
         self.root, self.train, self.size = Path(root), bool(train), int(size)
         self.resize = _resize_arg(resize, self.size)
         self.ten_crop, self.seed, self.epoch = bool(ten_crop), int(seed), 0
+        self.follow_links = bool(follow_links)
         self.mean = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
         self.std = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
         self.classes = self._find_classes()
@@ -555,7 +816,16 @@ class ImageFolder:
         if not self.root.is_dir():
             raise DataError(f"{self.root} is a file, where a folder of class folders should be: "
                             f"expected {self._LAYOUT}")
-        classes = sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+        with os.scandir(self.root) as entries:
+            folders = sorted((e for e in entries if e.is_dir()), key=lambda e: e.name)
+        linked = [e.path for e in folders if e.is_symlink()]
+        if linked and not self.follow_links:
+            more = f" (and {len(linked) - 1} more class folders)" if len(linked) > 1 else ""
+            raise DataError(f"{linked[0]}{more} is a link to the folder "
+                            f"{os.path.realpath(linked[0])}: ImageFolder follows links to "
+                            f"folders only with follow_links=True (which reads each folder "
+                            f"once); pass it, or put the folder itself there")
+        classes = [e.name for e in folders]
         if not classes:
             loose = [p.name for p in self.root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
             found = (f"; it holds {len(loose)} image(s) directly, e.g. {loose[0]}: move each into "
@@ -564,13 +834,22 @@ class ImageFolder:
         return classes
 
     def _find_samples(self):
+        self._class_at = {}  # real path of each class folder -> its class
+        for name in self.classes:
+            real = os.path.realpath(self.root / name)
+            if real in self._class_at:
+                raise DataError(f"classes {self._class_at[real]!r} and {name!r} are the same "
+                                f"folder {real} (links): its images cannot have both labels; "
+                                f"remove one of the links")
+            self._class_at[real] = name
+        reached = dict(self._class_at)  # real path of each folder read -> the class reading it
         samples, empty = [], []
         for name in self.classes:
-            before = len(samples)
-            for folder, _, files in sorted(os.walk(self.root / name, followlinks=True)):
-                samples += [(os.path.join(folder, f), self.class_to_idx[name])
-                            for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
-            if len(samples) == before:
+            label = self.class_to_idx[name]
+            found = [(os.path.join(folder, f), label) for folder, files in self._walk(name, reached)
+                     for f in files]
+            samples += found
+            if not found:
                 empty.append(name)
         if empty:
             shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
@@ -578,6 +857,55 @@ class ImageFolder:
                             f"Expected files ending in {', '.join(IMAGE_EXTENSIONS)} in each "
                             f"class folder; add the class's images or remove the empty folder")
         return samples
+
+    def _walk(self, name, reached):
+        """(folder, sorted image names) for each folder of class ``name``, sorted by folder as
+        torchvision's ``sorted(os.walk(...))`` is. Sub-folders in name order, so that a folder
+        that several links lead to is always read through the same one."""
+        stack, found = [os.path.join(self.root, name)], []
+        while stack:
+            folder, files, below = stack.pop(), [], []
+            with os.scandir(folder) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.is_dir():
+                        if self._enter(entry, name, reached):
+                            below.append(entry.path)
+                    elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                        _check_listed_file(entry)
+                        files.append(entry.name)
+            stack += reversed(below)
+            found.append((folder, files))
+        return sorted(found)
+
+    def _enter(self, entry, name, reached) -> bool:
+        """Whether to read the sub-folder ``entry`` of class ``name``: not a link unless
+        ``follow_links``, never a folder already read (a loop, a second link), and never one
+        whose images would get a wrong label (a DataError)."""
+        if entry.is_symlink() and not self.follow_links:
+            return False
+        real = os.path.realpath(entry.path)
+        if reached.get(real, name) != name:
+            where = ("the folder of" if real in self._class_at else
+                     "a folder read (through a link) as images of")
+            raise self._mislabel(entry.path, real, name, reached[real], where)
+        if real in reached:
+            return False
+        if Path(os.path.realpath(self.root)).is_relative_to(real):
+            raise DataError(f"{entry.path} leads to {real}, which holds the image folder "
+                            f"{self.root} itself: following it would read every class again "
+                            f"as {name!r}. Remove the link")
+        owner = next((self._class_at[str(p)] for p in Path(real).parents
+                      if str(p) in self._class_at), name)
+        if owner != name:
+            raise self._mislabel(entry.path, real, name, owner, "inside the folder of")
+        reached[real] = name
+        return True
+
+    @staticmethod
+    def _mislabel(path, real, name, owner, where):
+        return DataError(f"{path} leads to {real}, {where} class {owner!r}: its images would be "
+                         f"labelled {name!r}. Remove the link, or move the images into the "
+                         f"folder of their class")
 
     def __len__(self):
         return len(self.samples)
@@ -588,21 +916,13 @@ class ImageFolder:
 
     def load(self, i: int) -> np.ndarray:
         """Image ``i`` decoded to RGB, shorter side resized (its training scale, or the test
-        scale), as a float32 array (3, H, W) in 0..1, before cropping and normalising."""
-        from PIL import Image  # Pillow comes with matplotlib
-
+        scale), as a float32 array (3, H, W) in 0..1, before cropping and normalising. Raises
+        :class:`DataError` for a file that is not a regular file, corrupt or truncated, too
+        large, or of pixels outside their range (see the class's description)."""
         path = self.samples[i][0]
         low, high = self.resize
         target = int(self._rng(i, "scale").integers(low, high + 1)) if self.train else low
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-        except OSError as e:
-            raise DataError(f"cannot read the image {path}: {e}; delete or replace the file") from e
-        w, h = image.size
-        shape = (target, round(h * target / w)) if w <= h else (round(w * target / h), target)
-        image = image.resize(shape, Image.BILINEAR)
-        return np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return _read_image(path, target)
 
     def _rng(self, i, stream):
         # One generator per (seed, epoch, image, use): independent of who loads the image.

@@ -101,6 +101,7 @@ def network(monkeypatch):
 
 
 LABELS = data.MNIST_FILES["test_labels"]
+LOCK = f"{LABELS.name}.lock"  # the lock of a download stays beside its file, as filelock leaves it
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_corrupt_download_is_rejected_and_leaves_nothing(tmp_path, network, real
     network.serve[LABELS.name] = real_label_bytes[:-10] + b"0123456789"
     with pytest.raises(DataError, match="downloaded .* but its SHA-256 is wrong: .*f7ae60f9"):
         data.fetch(LABELS, "mnist", root=tmp_path)
-    assert list((tmp_path / "mnist").iterdir()) == []
+    assert [p.name for p in (tmp_path / "mnist").iterdir()] == [LOCK]  # no partial file
 
 
 def test_interrupted_download_leaves_no_partial_file(tmp_path, network, real_label_bytes):
@@ -166,7 +167,7 @@ def test_interrupted_download_leaves_no_partial_file(tmp_path, network, real_lab
     network.fail_after = 2048
     with pytest.raises(DataError, match="connection reset"):
         data.fetch(LABELS, "mnist", root=tmp_path)
-    assert list((tmp_path / "mnist").iterdir()) == []
+    assert [p.name for p in (tmp_path / "mnist").iterdir()] == [LOCK]  # no partial file
 
 
 def test_downloaded_files_get_ordinary_permissions(tmp_path, network, real_label_bytes):
@@ -210,19 +211,25 @@ def test_a_download_cut_on_every_mirror_is_the_loaders_own_error(tmp_path, monke
 
 def test_a_part_file_left_by_a_killed_download_is_cleaned_up(tmp_path, network, real_label_bytes):
     folder = tmp_path / "mnist"
-    folder.mkdir()
-    stale = folder / "tmpa1b2c3d4"  # the name pooch's temporary files have
-    stale.write_bytes(b"half a file")
+    staging = folder / f".{LABELS.name}.download"  # where a download puts pooch's temporary file
+    staging.mkdir(parents=True)
+    (staging / "tmpa1b2c3d4").write_bytes(b"half a file")
     (folder / f".{LABELS.name}.abc123.part").write_bytes(b"an older dlcore's")
+    # Not dlcore's, or not provably stale: a user's notes, another program's live download.
+    others = {"tmp_notes": b"mine", "tmpz9y8x7w6": b"pooch downloading for someone else"}
+    for name, content in others.items():
+        (folder / name).write_bytes(content)
     network.serve[LABELS.name] = real_label_bytes
     data.fetch(LABELS, "mnist", root=tmp_path)
-    assert leftovers(tmp_path) == []
-    stale.write_bytes(b"half a file")  # and also when the next attempt fails
+    assert sorted(leftovers(tmp_path)) == sorted(others)
+    staging.mkdir()  # and also when the next attempt fails
+    (staging / "tmpa1b2c3d4").write_bytes(b"half a file")
     (folder / LABELS.name).unlink()
     network.serve.clear()
     with pytest.raises(DataError):
         data.fetch(LABELS, "mnist", root=tmp_path)
-    assert leftovers(tmp_path) == []
+    assert sorted(leftovers(tmp_path)) == sorted(others)
+    assert {name: (folder / name).read_bytes() for name in others} == others
 
 
 def test_advice_and_diagnosis_name_the_same_checksum(tmp_path, network, real_label_bytes):
