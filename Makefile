@@ -10,7 +10,7 @@ VENV   ?= .venv
 TORCH_INDEX ?=
 CONSTRAINTS := constraints.txt
 # OpenMP threads (torch's CPU build) sleep when idle instead of spinning, so that the book, its
-# tests and a neighbour (a second clone's tests, a browser) share the cores without a 10-40x
+# tests and a neighbour (a second clone's tests, a browser) share the cores without a 3-5x
 # slowdown (benchmarks/bench_contention.md). Every command below, and the Jupyter kernels that
 # nbval and the book build start, inherit it.
 export OMP_WAIT_POLICY ?= PASSIVE

@@ -7,15 +7,18 @@ competing process that keeps one core busy, under the thread settings a chapter 
 Each setting runs in its own child process, because the OpenMP runtime that torch's CPU build
 uses reads ``OMP_WAIT_POLICY`` once, when it starts. The settings:
 
-- ``2 threads, active wait``: OpenMP's default on Linux, where a thread that finishes its share of
-  a parallel loop spins for a while before it sleeps. Alone, that saves the wake-up; beside
-  another process it burns the core the other thread is waiting for.
-- ``2 threads, passive wait``: ``OMP_WAIT_POLICY=PASSIVE``, what dlcore sets unless the
-  environment says otherwise (see ``dlcore.train.set_threads``).
+- ``OpenMP's default`` (nothing set): GNU OpenMP lets a thread that finished its share of a
+  parallel loop spin for a while (GOMP_SPINCOUNT, 300,000 turns) before it sleeps. Alone, that
+  saves a wake-up; beside another process it burns the core the other thread is waiting for.
+- ``OMP_WAIT_POLICY=ACTIVE``: spin, never sleep. ``GOMP_SPINCOUNT=10000``: spin less.
+- ``OMP_WAIT_POLICY=PASSIVE``: sleep at once; what dlcore sets unless the environment chose
+  (see ``dlcore.train.set_threads``).
 - ``1 thread``: no parallel loops at all.
 
-The figure of merit is the ratio of each loaded time to the same setting's idle time in the same
-run; a perfect share of two cores with one busy neighbour would be about 1.5-2.
+Each time is the median of ``--repeats`` runs (the settings take turns, so a slow minute of the
+machine spreads over all of them). The figure of merit is each loaded time over the same
+setting's idle time; with a busy neighbour, two threads sharing two cores can at best run at the
+speed of one, so about 1x-2x is a fair share and more is waste.
 """
 
 import argparse
@@ -28,13 +31,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from machine import blas, cpu_name  # noqa: E402
 
 SETTINGS = {
-    "2 threads, active wait": {"threads": 2, "env": {"OMP_WAIT_POLICY": "ACTIVE"}},
-    "2 threads, passive wait": {"threads": 2, "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
-    "1 thread": {"threads": 1, "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
+    "2 threads, OpenMP's default": {"threads": 2, "env": {}},
+    "2 threads, OMP_WAIT_POLICY=ACTIVE": {"threads": 2, "env": {"OMP_WAIT_POLICY": "ACTIVE"}},
+    "2 threads, GOMP_SPINCOUNT=10000": {"threads": 2, "env": {"GOMP_SPINCOUNT": "10000"}},
+    "2 threads, OMP_WAIT_POLICY=PASSIVE": {"threads": 2, "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
+    "1 thread": {"threads": 1, "env": {}},
 }
 
 WORKER = r"""
@@ -66,7 +73,8 @@ LOAD = "import time\nend = time.time() + 3600\nwhile time.time() < end:\n    pas
 
 
 def run_epoch(setting, n, loaded):
-    env = {**os.environ, **setting["env"]}
+    chosen = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}  # each setting starts from OpenMP's defaults
+    env = {**{k: v for k, v in os.environ.items() if k not in chosen}, **setting["env"]}
     load = subprocess.Popen([sys.executable, "-c", LOAD]) if loaded else None
     try:
         out = subprocess.run([sys.executable, "-c", WORKER, str(setting["threads"]), str(n)],
@@ -78,14 +86,19 @@ def run_epoch(setting, n, loaded):
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure(n):
+def measure(n, repeats):
+    times = {(name, loaded): [] for name in SETTINGS for loaded in (False, True)}
+    for _ in range(repeats):  # the settings take turns
+        for name, setting in SETTINGS.items():
+            for loaded in (False, True):
+                times[name, loaded].append(run_epoch(setting, n, loaded))
     rows = []
-    for name, setting in SETTINGS.items():
-        idle = run_epoch(setting, n, loaded=False)
-        loaded = run_epoch(setting, n, loaded=True)
+    for name in SETTINGS:
+        idle, loaded = np.median(times[name, False]), np.median(times[name, True])
         rows.append({"setting": name, "idle_s": idle, "loaded_s": loaded,
-                     "slowdown": loaded / idle})
-        print(f"{name:26} idle {idle:7.2f} s   beside a busy core {loaded:7.2f} s   "
+                     "slowdown": loaded / idle, "idle_runs": times[name, False],
+                     "loaded_runs": times[name, True]})
+        print(f"{name:36} idle {idle:7.2f} s   beside a busy core {loaded:7.2f} s   "
               f"x{loaded / idle:.1f}", flush=True)
     return rows
 
@@ -97,7 +110,8 @@ def markdown(result):
              f"{result['torch']}.", "",
              f"One epoch of the 784-1000-500-250-30 autoencoder on {result['examples']:,} "
              "inputs (batches of 100, Adam), alone and beside a process that keeps one core "
-             "busy; each setting in its own child process. Command: "
+             "busy; each setting in its own child process, the median of "
+             f"{result['repeats']} runs. Command: "
              f"`{result['command']}`.", "",
              "| setting | idle (s) | beside a busy core (s) | slowdown |",
              "|---|---:|---:|---:|"]
@@ -110,6 +124,7 @@ def markdown(result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 inputs instead of 10,000")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per setting (median)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args(argv)
@@ -120,8 +135,9 @@ def main(argv=None):
               "machine": f"{cpu_name()}, {os.cpu_count()} cores, Python "
                          f"{platform.python_version()}",
               "blas": blas(), "torch": torch.__version__, "examples": n,
-              "command": "python benchmarks/bench_contention.py" + (" --quick" * args.quick),
-              "rows": measure(n)}
+              "command": "python benchmarks/bench_contention.py" + (" --quick" * args.quick)
+                         + f" --repeats {args.repeats}",
+              "repeats": args.repeats, "rows": measure(n, args.repeats)}
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.markdown:
