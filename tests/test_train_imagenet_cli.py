@@ -210,3 +210,15 @@ def test_resume_from_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
     # the reason is load_checkpoint's (which names the file), on one line
     assert err.startswith("train_imagenet: error: --resume: ")
     assert str(tmp_path / "out" / "checkpoint.pt") in err
+
+
+def test_a_new_run_does_not_overwrite_an_earlier_run_s_checkpoint(tmp_path, capsys):
+    """Before: a run without --resume replaced checkpoint.pt after its first epoch."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"an earlier run")
+    base = ["--arch", "lecture_cnn", "--data", "x", "--image-size", "32", "--checkpoint-dir"]
+    line = usage_error(capsys, [*base, out])
+    assert "holds checkpoint.pt from an earlier run: pass --resume" in line
+    assert train_imagenet.parse_args([*base, str(out), "--resume"]).resume
+    assert (out / "checkpoint.pt").read_bytes() == b"an earlier run"

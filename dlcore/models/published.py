@@ -97,10 +97,10 @@ def pretrained(name: str, *, progress: bool = False) -> torch.nn.Module:
                 url, progress=progress, check_hash=True, weights_only=True, map_location="cpu")
     except Exception as error:  # URLError, an HTTP error, a hash mismatch, a refused pickle
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise WeightsUnavailable(
+        raise WeightsUnavailable(  # no machine path here: chapters store this line
             f"the weights for {name} could not be fetched from {url} ({reason}). Without the "
-            f"network, put the file in {torch.hub.get_dir()}/checkpoints/ or set "
-            f"DLCORE_WEIGHTS_URL to a folder that serves it.") from error
+            f"network, put {entry.file} in the checkpoints folder of torch.hub.get_dir(), or "
+            f"set DLCORE_WEIGHTS_URL to a folder that serves it.") from error
     model = entry.build()
     model.load_state_dict(weights, strict=True)
     return model.eval()

@@ -272,6 +272,10 @@ def _checkpoint_dir_problem(args):
                     f"model.pt are written into it")
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"--checkpoint-dir {folder} is not writable"
+        if not args.resume and (folder / "checkpoint.pt").exists():
+            # A new run would replace it after its first epoch: say so before, not after.
+            return (f"--checkpoint-dir {folder} holds checkpoint.pt from an earlier run: pass "
+                    f"--resume to continue it, or choose another --checkpoint-dir")
         return None
     parent = next(p for p in folder.parents if p.exists())  # where it would be created
     if not parent.is_dir():
