@@ -1,6 +1,7 @@
 """Chapter 9's depth experiment with more seeds and steps than the chapter can afford.
 
-    python benchmarks/resnet_depth.py [--quick] [--json PATH] [--markdown PATH]
+    python experiments/resnet_depth.py            # full mode: dlcore/stored/resnet_depth.json
+    python experiments/resnet_depth.py --quick    # what a chapter can afford; prints only
 
 The CIFAR networks of He et al. (2016, section 4.2) at depths 8, 20 and 56, plain (no shortcuts,
 the paper's VGG-style baselines) and residual (identity shortcuts, option A), trained on a fixed
@@ -13,10 +14,6 @@ stored JSON, with the command, machine and date that produced it.
 """
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -24,12 +21,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import ROOT, STORED, provenance, write_json  # noqa: E402,I001
 from dlcore import data, train  # noqa: E402
 from dlcore.models import cifar_resnet  # noqa: E402
-from machine import cpu_name  # noqa: E402
 
 DEPTHS = (8, 20, 56)
 CHECKPOINTS = (100, 200, 400)  # steps at which the markdown table reports the error
@@ -50,14 +45,20 @@ def run(X, y, depth, plain, seed, steps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed and 100 steps")
-    parser.add_argument("--json", metavar="PATH",
-                        default=str(ROOT / "benchmarks" / "resnet_depth.json"))
-    parser.add_argument("--markdown", metavar="PATH",
-                        default=str(ROOT / "benchmarks" / "resnet_depth.md"))
+    parser.add_argument("--quick", action="store_true",
+                        help="1 seed and 100 steps; print the table, store nothing (unless --json)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch and BLAS threads (recorded; the results depend on it)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="default: dlcore/stored/resnet_depth.json in full mode")
+    parser.add_argument("--markdown", metavar="PATH", default=None,
+                        help="default: experiments/resnet_depth.md in full mode")
     args = parser.parse_args()
+    if not args.quick:
+        args.json = args.json or str(STORED / "resnet_depth.json")
+        args.markdown = args.markdown or str(ROOT / "experiments" / "resnet_depth.md")
     seeds, steps = ([0], 100) if args.quick else ([0, 1, 2], 400)
-    train.set_threads(2)
+    train.set_threads(args.threads)
     start = time.time()
     (X, y), _ = data.load_fashion_mnist()
     X, y = data.subset(X, y, 4000, seed=0)
@@ -70,15 +71,13 @@ def main():
                 r = rows[-1]
                 print(f"  {r['kind']}-{depth} seed {seed}: {r['curve'][-1]:.3f} "
                       f"({r['seconds']} s)", file=sys.stderr, flush=True)
-    meta = dict(command="python benchmarks/resnet_depth.py" + (" --quick" if args.quick else ""),
-                date=datetime.date.today().isoformat(), machine=cpu_name(),
-                cpus=os.cpu_count(), python=platform.python_version(),
-                torch=torch.__version__, steps=steps, seeds=seeds,
-                seconds=round(time.time() - start))
-    Path(args.json).write_text(json.dumps(dict(meta=meta, runs=rows), indent=1) + "\n")
+    meta = provenance(seeds, args.threads, start, time.time(), steps=steps)
+    if args.json:
+        write_json(Path(args.json), dict(meta=meta, runs=rows))
     marks = [s for s in CHECKPOINTS if s <= steps]
-    lines = [f"Measured on {meta['date']} on {meta['machine']}, {meta['cpus']} CPUs, torch "
-             f"{meta['torch']}, by `{meta['command']}` ({meta['seconds']} s). Training error "
+    lines = [f"Measured on {meta['date']} on {meta['machine']['cpu']}, {meta['threads']} "
+             f"threads, torch {meta['torch']}, commit {meta['commit'][:7]}, by "
+             f"`{meta['command']}` ({meta['seconds']} s). Training error "
              f"(%, mean of the last 20 batches) after the given number of steps, per seed.", "",
              "| network | " + " | ".join(f"after {s} steps" for s in marks) + " |",
              "|---|" + "---|" * len(marks)]
@@ -91,7 +90,8 @@ def main():
                 spread = f" (median {statistics.median(errs):.1f})" if len(errs) > 1 else ""
                 cells.append(", ".join(f"{e:.1f}" for e in errs) + spread)
             lines.append(f"| {kind}-{depth} | " + " | ".join(cells) + " |")
-    Path(args.markdown).write_text("\n".join(lines) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,6 +1,7 @@
 """Chapter 8's two small experiments with more seeds and settings than the chapter can afford.
 
-    python benchmarks/alexnet_ablations.py [--quick] [--json PATH] [--markdown PATH]
+    python experiments/alexnet_ablations.py            # full mode: dlcore/stored/alexnet_ablations.json
+    python experiments/alexnet_ablations.py --quick    # what a chapter can afford; prints only
 
 1. ReLU against tanh (Krizhevsky et al. 2012, figure 1: a four-layer CNN reaches 25% training
    error on CIFAR-10 six times faster with ReLUs): SGD steps, batches of 32, for the running
@@ -17,10 +18,6 @@ The chapter plots the stored JSON with the command, machine and date that produc
 """
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -29,12 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import ROOT, STORED, provenance, write_json  # noqa: E402,I001
 from dlcore import augment, data, train  # noqa: E402
 from dlcore.models import alexnet, lecture_cnn  # noqa: E402
-from machine import cpu_name  # noqa: E402
 
 TRICKS = ("LRN", "overlapping pooling", "dropout", "augmentation")
 
@@ -107,27 +102,31 @@ def tricks(X, y, Xt, yt, seeds, epochs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed instead of 3")
-    parser.add_argument("--json", metavar="PATH", default=str(ROOT / "benchmarks" /
-                                                               "alexnet_ablations.json"))
-    parser.add_argument("--markdown", metavar="PATH", default=str(ROOT / "benchmarks" /
-                                                                   "alexnet_ablations.md"))
+    parser.add_argument("--quick", action="store_true",
+                        help="1 seed; print the tables, store nothing (unless --json)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch and BLAS threads (recorded; the results depend on it)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="default: dlcore/stored/alexnet_ablations.json in full mode")
+    parser.add_argument("--markdown", metavar="PATH", default=None,
+                        help="default: experiments/alexnet_ablations.md in full mode")
     args = parser.parse_args()
+    if not args.quick:
+        args.json = args.json or str(STORED / "alexnet_ablations.json")
+        args.markdown = args.markdown or str(ROOT / "experiments" / "alexnet_ablations.md")
     seeds = list(range(1 if args.quick else 3))
-    train.set_threads(2)
+    train.set_threads(args.threads)
     start = time.time()
     X, y, Xt, yt = fashion(4000, 2000)
     activation_rows = relu_vs_tanh(X, y, seeds, max_steps=500)
     trick_rows = tricks(X, y, Xt, yt, seeds, epochs=4)
-    meta = dict(command="python benchmarks/alexnet_ablations.py" + (" --quick" if args.quick
-                                                                      else ""),
-                date=datetime.date.today().isoformat(), machine=cpu_name(),
-                cpus=os.cpu_count(), python=platform.python_version(),
-                torch=torch.__version__, seconds=round(time.time() - start))
-    Path(args.json).write_text(json.dumps(dict(meta=meta, relu_vs_tanh=activation_rows,
-                                               tricks=trick_rows), indent=2) + "\n")
-    lines = [f"Measured on {meta['date']} on {meta['machine']}, {meta['cpus']} CPUs, torch "
-             f"{meta['torch']}, by `{meta['command']}` ({meta['seconds']} s).", "",
+    meta = provenance(seeds, args.threads, start, time.time())
+    if args.json:
+        write_json(Path(args.json), dict(meta=meta, relu_vs_tanh=activation_rows,
+                                         tricks=trick_rows))
+    lines = [f"Measured on {meta['date']} on {meta['machine']['cpu']}, {meta['threads']} "
+             f"threads, torch {meta['torch']}, commit {meta['commit'][:7]}, by "
+             f"`{meta['command']}` ({meta['seconds']} s).", "",
              "| network | learning rate | activation | steps to 25% (per seed) | "
              "steps to 15% (per seed) |", "|---|---:|---|---|---|"]
     groups = {}
@@ -146,7 +145,8 @@ def main():
     for name, errs in configs.items():
         lines.append(f"| {name} | {statistics.mean(errs):.1f}% ± {statistics.stdev(errs):.1f} "
                      f"| {', '.join(f'{e:.1f}' for e in errs)} |")
-    Path(args.markdown).write_text("\n".join(lines) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
