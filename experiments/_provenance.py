@@ -27,12 +27,15 @@ def commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+AT_START = commit()  # taken when the experiment starts: later commits do not change it
+
+
 def provenance(seeds, threads: int, started: float, ended: float, **extra) -> dict:
     import numpy
     import torch
 
     argv = [Path(sys.argv[0]).resolve().relative_to(ROOT).as_posix()] + sys.argv[1:]
-    return dict(command="python " + shlex.join(argv), commit=commit(),
+    return dict(command="python " + shlex.join(argv), commit=AT_START,
                 date=datetime.date.today().isoformat(),
                 machine=dict(cpu=cpu_name(), cores=os.cpu_count(), blas=blas(),
                              torch_cpu_capability=torch.backends.cpu.get_cpu_capability()),
