@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlcore-installed
 
-.PHONY: book test unit outputs bench contention constraints sync-repo-url clean
+.PHONY: book test unit outputs bench contention experiments constraints sync-repo-url clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench: $(STAMP)             ## speed of the NumPy layers against torch, and of t
 
 contention: $(STAMP)        ## threads on a shared machine: one epoch alone and beside a busy core
 	env -u OMP_WAIT_POLICY $(BIN)/python benchmarks/bench_contention.py --markdown benchmarks/bench_contention.md --json benchmarks/bench_contention.json
+
+experiments: $(STAMP)       ## re-run every stored experiment's full mode (about 30 min; not part of make test)
+	for script in experiments/[a-z]*.py; do $(BIN)/python $$script || exit 1; done
 
 constraints: $(STAMP)       ## after changing a dependency: record the installed set as the tested one
 	$(BIN)/python scripts/freeze_constraints.py > $(CONSTRAINTS).new

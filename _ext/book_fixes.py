@@ -18,6 +18,8 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    # After Sphinx's toctree collector (priority 500) has assigned its book-wide numbers.
+    app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -60,3 +62,38 @@ class AuthorYearStyle(_UnsrtStyle):
 
 
 register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
+
+
+# --------------------------------------------------------------------------- figure numbers
+# The chapters number their headings by hand ("## 4.2 ...", _toc.yml has `numbered: false`), so
+# Sphinx's numfig, which takes section numbers from a numbered toctree, would count figures
+# through the whole book (Figure 1 ... Figure 70). Number them per chapter instead, as the
+# headings are: the figures of chapters/04_autoencoders are Figure 4.1, 4.2, ... in page order,
+# those of the appendix A.1, A.2, ... The prose cites them by the same plain-text number, which
+# reads the same in the book, in Jupyter and in Colab (tests/test_conventions.py checks both).
+
+import re as _re  # noqa: E402
+
+
+def chapter_label(docname):
+    """4 for chapters/04_autoencoders, "A" for appendix_scaling, None for other pages."""
+    match = _re.match(r"chapters/(\d+)_", docname)
+    if match:
+        return int(match[1])
+    return "A" if docname.startswith("appendix") else None
+
+
+def _number_figures_per_chapter(app, env):
+    changed = []
+    for docname, by_type in env.toc_fignumbers.items():
+        label = chapter_label(docname)
+        figures = by_type.get("figure")
+        if label is None or not figures:
+            continue
+        in_order = sorted(figures, key=figures.get)  # Sphinx's numbers follow page order
+        renumbered = {fig_id: (label, i + 1) for i, fig_id in enumerate(in_order)}
+        if renumbered != figures:
+            by_type["figure"] = renumbered
+            changed.append(docname)
+    return changed
+

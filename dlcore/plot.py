@@ -6,22 +6,58 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_book_style", "image_grid", "decision_boundary", "learning_curves",
-           "computational_graph"]
+__all__ = ["use_book_style", "DIVERGING", "signed_image", "image_grid", "decision_boundary",
+           "learning_curves", "computational_graph"]
+
+
+#: The book's one colour map for signed values: red positive, blue negative, white zero.
+DIVERGING = "RdBu_r"
 
 
 def use_book_style() -> None:
-    """Figure defaults for the book: readable at page width, moderate DPI, light grids."""
+    """Figure defaults for the book: readable at the column's width, moderate DPI.
+
+    Figures are 6.8 inches wide at 100 dpi: the PNG (about 680 pixels) is shown at its own
+    size in the book's 688-pixel column, so 10-point text is about 14 pixels high and tick
+    labels (9 points) about 12. A wider figure is scaled down and its text with it; keep
+    figures at most 7 inches wide (tests/test_conventions.py checks the revised chapters).
+    """
     plt.rcParams.update({
         "figure.dpi": 100,
         "savefig.dpi": 100,
-        "figure.figsize": (6, 3.5),
+        "figure.figsize": (6.8, 3.6),
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "legend.fontsize": 9,
         "font.size": 10,
         "axes.titlesize": 11,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "image.cmap": "gray",
     })
+
+
+def signed_image(ax, values, *, limit: float | None = None, colorbar: bool = True,
+                 label: str | None = None):
+    """Show a 2-D array of signed values in the book's diverging colours (:data:`DIVERGING`:
+    red positive, blue negative, white zero), with limits symmetric about zero and a colour
+    bar; no ticks. ``limit`` defaults to the largest absolute value. Returns the image."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"signed_image shows a 2-D array (e.g. weights reshaped to 28×28), "
+                         f"got shape {values.shape}")
+    if limit is None:
+        limit = float(np.abs(values).max()) or 1.0
+    if not limit > 0:
+        raise ValueError(f"limit must be positive, got {limit!r}")
+    im = ax.imshow(values, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if colorbar:
+        bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if label:
+            bar.set_label(label)
+    return im
 
 
 def image_grid(images, labels=None, classes=None, ncols=10, size=1.0, title=None, cmap="gray"):

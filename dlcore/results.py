@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-__all__ = ["REQUIRED_META", "REQUIRED_MACHINE", "StoredRunError", "names", "load", "describe"]
+__all__ = ["REQUIRED_META", "REQUIRED_MACHINE", "StoredRunError", "names", "check", "load",
+           "describe"]
 
 #: Keys every stored run's ``meta`` holds.
 REQUIRED_META = ("command", "commit", "date", "machine", "python", "torch", "numpy", "threads",
@@ -88,6 +89,7 @@ def describe(stored: dict) -> str:
     """One line of provenance for a caption: command, seeds, machine, date, commit, time."""
     m = stored["meta"]
     mach = m["machine"]
+    took = f"{m['seconds'] / 60:.0f} min" if m["seconds"] >= 60 else f"{m['seconds']} s"
     return (f"{m['command']}: {len(m['seeds'])} seeds, {mach['cpu']} ({m['threads']} threads, "
             f"{mach['blas']['kernel']} BLAS kernel), {m['date']}, commit {m['commit'][:7]}, "
-            f"{m['seconds'] / 60:.0f} min")
+            f"{took}")

@@ -17,7 +17,7 @@ MODULES = ["dlcore.nn", "dlcore.nn.init", "dlcore.nn.optim", "dlcore.nn.gradient
            "dlcore.models.resnet",
            "dlcore.models.summary", "dlcore.models.published", "dlcore.augment",
            "dlcore.linear", "dlcore.distributed", "dlcore.scripts.train_imagenet",
-           "dlcore.scaleup", "dlcore.stats"]
+           "dlcore.scaleup", "dlcore.stats", "dlcore.results"]
 
 
 def public_names(module):

@@ -113,7 +113,7 @@ def test_first_cell_adds_dlcore_and_changes_nothing_of_colabs(colab_env, first_c
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_runs_on_colabs_versions(first_cell, path):
+def test_chapter_runs_on_colabs_versions(first_cell, path, tmp_path):
     import nbformat
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import KernelManager
@@ -124,11 +124,18 @@ def test_chapter_runs_on_colabs_versions(first_cell, path):
             return KernelSpec(argv=[str(PYTHON), "-m", "ipykernel_launcher", "-f",
                                     "{connection_file}"], display_name="Colab", language="python")
 
-    nb = nbformat.read(path, as_version=4)
+    # As in Colab, the notebook alone, in a folder outside the repository (Colab's /content):
+    # a path into the repository ("../benchmarks/...") fails here, and dlcore (with its stored
+    # runs, dlcore.results) comes only from the installed package.
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(path, content / path.name)
+    assert ROOT not in content.parents
+    nb = nbformat.read(content / path.name, as_version=4)
     km = KernelManager(kernel_name="colab", kernel_spec_manager=ColabSpecs())
     try:
         NotebookClient(nb, km=km, timeout=300,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+                       resources={"metadata": {"path": str(content)}}).execute()
     finally:
         if km.has_kernel:
             km.shutdown_kernel(now=True)

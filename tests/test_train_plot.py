@@ -138,3 +138,23 @@ def test_learning_curves_one_line_per_key():
 def test_book_style_sets_moderate_dpi():
     plot.use_book_style()
     assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["savefig.dpi"] == 100
+
+
+def test_signed_image_is_symmetric_red_positive_with_a_colour_bar():
+    fig, ax = plt.subplots()
+    im = plot.signed_image(ax, np.array([[-1.0, 0.5], [0.0, 2.0]]), label="weight")
+    assert im.get_clim() == (-2.0, 2.0) and im.get_cmap().name == plot.DIVERGING == "RdBu_r"
+    red, blue = im.cmap(im.norm(2.0)), im.cmap(im.norm(-2.0))
+    assert red[0] > red[2] and blue[2] > blue[0]  # positive red, negative blue
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "weight"
+    with pytest.raises(ValueError, match="2-D array"):
+        plot.signed_image(ax, np.zeros(5))
+    plt.close(fig)
+
+
+def test_book_style_keeps_figures_within_the_column():
+    with plt.rc_context():
+        plot.use_book_style()
+        width, _ = plt.rcParams["figure.figsize"]
+        assert width * plt.rcParams["figure.dpi"] <= 700
+        assert plt.rcParams["xtick.labelsize"] >= 9
