@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_conventions import REVISED  # the chapters held to CONTRIBUTING.md
 
 pytestmark = pytest.mark.book
 
@@ -98,6 +99,19 @@ CHECKS_JS = """() => {
     errorOutputs: article.querySelectorAll('.output.traceback, .output.error').length,
     tracebackText: /Traceback \\(most recent call last\\)|^\\w*Error: /m.test(outputs),
     sidebar: [...document.querySelectorAll('nav.bd-docs-nav a')].map(a => a.textContent.trim()),
+    captions: [...article.querySelectorAll('figcaption .caption-number')]
+                .map(e => e.textContent.trim()),
+    progressWidths: [...article.querySelectorAll('.widget-hprogress')]
+                      .map(e => e.getBoundingClientRect().width),
+    // code and outputs wider than the column (a horizontal scroll bar)
+    overflowing: [...article.querySelectorAll('div.cell pre')]
+                   .filter(e => e.scrollWidth > e.clientWidth + 1)
+                   .map(e => e.textContent.trim().slice(0, 60)),
+    setupCollapsed: (() => {
+      const cell = article.querySelector('div.cell');
+      const details = cell && cell.querySelector('details.hide');
+      return !!details && !details.open && cell.classList.contains('tag_hide-input');
+    })(),
   };
 }"""
 
@@ -142,6 +156,14 @@ def test_page_renders_completely_offline(browser, book, page):
         assert r["widgets"] > 0 and r["unrendered"] == 0, f"widgets not rendered: {summary}"
     if page == "chapters/01_perceptron":
         assert r["sliders"] >= 3, "the decision-boundary control should show three sliders"
+    if page.startswith("chapters/"):
+        assert r["setupCollapsed"], "the setup cell should be collapsed (hide-input)"
+        assert all(w > 100 for w in r["progressWidths"]), f"progress bars {r['progressWidths']}"
+    if page.startswith("chapters/") and Path(page).name in REVISED:
+        label = int(Path(page).name[:2])
+        assert r["captions"] == [f"Figure {label}.{k}" for k in range(1, len(r["captions"]) + 1)]
+        assert r["captions"], "captioned figures are numbered"
+        assert r["overflowing"] == [], f"wider than the column: {r['overflowing'][:3]}"
     assert r["errorOutputs"] == 0 and not r["tracebackText"], "a cell output shows an error"
     for stem in sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb")):
         title = chapter_title(stem)

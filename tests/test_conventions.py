@@ -14,13 +14,14 @@ import json
 import re
 import struct
 import sys
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "_ext"))
-from book_fixes import chapter_label  # noqa: E402
+from book_fixes import _number_figures_per_chapter, chapter_label  # noqa: E402
 
 REVISED = ("01_perceptron", "02_backprop")
 MAX_CELL_LINES = 25
@@ -156,7 +157,7 @@ def test_the_prose_check_catches_a_drifted_number():
     assert matches("1.54%", "test error 0.0154")
     assert matches("1,902", "1902 test images")
     assert not matches("0.754", "loss 1.030582 -> 0.753278")
-    assert not matches("1.5%", "test error 0.0154 and 0.0163")
+    assert matches("1.5%", "test error 0.0154") and not matches("1.7%", "0.0154 and 0.0163")
 
 
 def test_widget_cells_say_they_need_a_kernel(stem):
@@ -174,3 +175,17 @@ def test_changes_from_the_slides_are_flagged_one_way(stem):
     assert opened, f"{stem}: no 'From the lecture' admonition"
     assert all(line == ":class: from-lecture" for line in opened)
     assert "**Here:**" in source and "**Why:**" in source
+
+
+def test_figures_are_numbered_per_chapter_in_page_order():
+    env = SimpleNamespace(toc_fignumbers={
+        "chapters/04_autoencoders": {"figure": {"b": (13,), "a": (12,)}, "table": {"t": (1,)}},
+        "appendix_scaling": {"figure": {"c": (70,)}},
+        "claims": {"figure": {"d": (71,)}}})
+    changed = _number_figures_per_chapter(None, env)
+    assert env.toc_fignumbers["chapters/04_autoencoders"] == {
+        "figure": {"a": (4, 1), "b": (4, 2)}, "table": {"t": (1,)}}
+    assert env.toc_fignumbers["appendix_scaling"]["figure"] == {"c": ("A", 1)}
+    assert env.toc_fignumbers["claims"]["figure"] == {"d": (71,)}  # not a chapter
+    assert sorted(changed) == ["appendix_scaling", "chapters/04_autoencoders"]
+    assert _number_figures_per_chapter(None, env) == []  # stable once numbered
