@@ -104,7 +104,7 @@ CHECKS_JS = """() => {
     progressWidths: [...article.querySelectorAll('.widget-hprogress')]
                       .map(e => e.getBoundingClientRect().width),
     // code and outputs wider than the column (a horizontal scroll bar)
-    overflowing: [...article.querySelectorAll('div.cell pre')]
+    overflowing: [...article.querySelectorAll("div.cell:not(.tag_hide-input) pre")]
                    .filter(e => e.scrollWidth > e.clientWidth + 1)
                    .map(e => e.textContent.trim().slice(0, 60)),
     setupCollapsed: (() => {
