@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "_ext"))
 from book_fixes import _number_figures_per_chapter, chapter_label  # noqa: E402
 
-REVISED = ("01_perceptron", "02_backprop")
+REVISED = ("01_perceptron", "02_backprop", "03_training_deep_networks")
 MAX_CELL_LINES = 25
 MAX_LINE = 80
 MAX_FIGURE_PX = 720  # 7 inches at 100 dpi, plus the tight bounding box's margin
